@@ -1,0 +1,3 @@
+"""evolstm: train LSTM policies by evolution strategies and REINFORCE on memory tasks."""
+
+from evolstm import tasks as _tasks  # registers the evolstm/... Gymnasium ids

@@ -1,0 +1,178 @@
+"""The experiment schema: typed, documented, strict (unknown keys are errors), loaded from YAML with --set overrides."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import gymnasium
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+POLICY_KINDS = ("lstm", "gru", "peephole", "feedforward")
+ES_ALGORITHMS = ("pgpe", "cmaes", "snes", "xnes", "cem", "ga", "cosyne")
+
+
+class ConfigError(ValueError):
+    """A user mistake in an experiment (file, key, type or value); reported as one line and exit code 2."""
+
+
+class _Strict(BaseModel):
+    """Base for every section: unknown keys and silent type coercion are rejected."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class TaskConfig(_Strict):
+    """Which environment to train on, and how to present it to the policy."""
+
+    id: str = Field(description='A Gymnasium id ("evolstm/TMaze-v0", "CartPole-v1", "module:Env-v0").')
+    kwargs: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments for gymnasium.make.")
+    observe: list[Annotated[int, Field(ge=0)]] | None = Field(
+        default=None, description="Keep only these entries of a Box observation (e.g. drop velocities); null keeps all."
+    )
+    max_episode_steps: Annotated[int, Field(gt=0)] | None = Field(
+        default=None, description="Override the registered time limit."
+    )
+
+    @field_validator("id")
+    @classmethod
+    def _known_id(cls, env_id: str) -> str:
+        """Import "module:" prefixes and check that the id is registered, so typos fail before any run starts."""
+        name = env_id
+        if ":" in env_id:
+            module, name = env_id.split(":", 1)
+            try:
+                importlib.import_module(module)
+            except ImportError as err:
+                raise ValueError(f"cannot import module {module!r} named in the task id ({err})") from None
+        import evolstm.tasks  # noqa: F401  (registers the evolstm/ ids)
+
+        if name not in gymnasium.registry:
+            own = ", ".join(sorted(i for i in gymnasium.registry if i.startswith("evolstm/")))
+            raise ValueError(f"unknown Gymnasium id {name!r}; evolstm ids: {own}; or any registered id or 'module:Env-v0'")
+        return env_id
+
+
+class PolicyConfig(_Strict):
+    """The recurrent policy network."""
+
+    kind: Literal["lstm", "gru", "peephole", "feedforward"] = Field(default="lstm", description="Network type.")
+    hidden: Annotated[int, Field(gt=0)] = Field(default=16, description="Units per layer.")
+    layers: Annotated[int, Field(gt=0)] = Field(default=1, description="Stacked recurrent (or hidden) layers.")
+    obs_norm: bool = Field(
+        default=False, description="Normalize observations by running mean/std gathered during training."
+    )
+
+
+class ESConfig(_Strict):
+    """Evolution strategies through an EvoTorch searcher."""
+
+    kind: Literal["es"] = "es"
+    algorithm: Literal["pgpe", "cmaes", "snes", "xnes", "cem", "ga", "cosyne"] = Field(
+        default="pgpe", description="EvoTorch searcher."
+    )
+    popsize: Annotated[int, Field(gt=1)] = Field(default=64, description="Population size.")
+    generations: Annotated[int, Field(gt=0)] | None = Field(default=100, description="Generation budget (or null).")
+    max_env_steps: Annotated[int, Field(gt=0)] | None = Field(
+        default=None, description="Stop once this many env steps were taken (or null)."
+    )
+    stdev_init: Annotated[float, Field(gt=0)] = Field(
+        default=0.1, description="Initial search spread (Gaussian stdev, or mutation stdev for ga/cosyne)."
+    )
+    options: dict[str, Any] = Field(default_factory=dict, description="Further keyword arguments for the searcher.")
+
+    @model_validator(mode="after")
+    def _has_budget(self) -> ESConfig:
+        if self.generations is None and self.max_env_steps is None:
+            raise ValueError("set generations or max_env_steps (or both)")
+        return self
+
+
+class EvaluationConfig(_Strict):
+    """How fitness is measured: where episodes run and how many."""
+
+    backend: Literal["local"] = Field(default="local", description="local: this process.")
+    episodes: Annotated[int, Field(gt=0)] = Field(default=4, description="Episodes per member; fitness = mean return.")
+    common_random_numbers: bool = Field(
+        default=False, description="All members of a generation play the same episode seeds."
+    )
+    center_every: Annotated[int, Field(ge=0)] = Field(
+        default=1, description="Evaluate the search center every N generations (0: never)."
+    )
+    final_episodes: Annotated[int, Field(ge=0)] = Field(
+        default=100, description="Fresh episodes for the exported policies at the end of the run."
+    )
+
+
+class Experiment(_Strict):
+    """One experiment: task, policy, trainer and evaluation, with the seed that makes it reproducible."""
+
+    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9._-]+$")] = Field(
+        description="Run name; the run directory is named after it."
+    )
+    seed: Annotated[int, Field(ge=0)] = Field(default=0, description="Seeds everything: searcher, init and episodes.")
+    threads: Annotated[int, Field(gt=0)] = Field(default=1, description="torch intra-op threads of this process.")
+    log_every: Annotated[int, Field(gt=0)] = Field(default=10, description="Print progress every N generations.")
+    task: TaskConfig
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    trainer: ESConfig
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+
+
+def _format(err: ValidationError) -> str:
+    """First validation error as `key.path: message`."""
+    first = err.errors(include_url=False)[0]
+    path = ".".join(str(p) for p in first["loc"]) or "<experiment>"
+    msg = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        msg = "unknown key"
+    elif first["type"] == "missing":
+        msg = "required key is missing"
+    return f"{path}: {msg}"
+
+
+def _set_path(data: dict[str, Any], assignment: str) -> None:
+    """Apply one `key.path=value` override; the value is parsed as YAML (so 3 is an int, true a bool)."""
+    key, sep, raw = assignment.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"--set {assignment!r}: expected key.path=value")
+    *parents, leaf = key.split(".")
+    node = data
+    for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set {key}: {part!r} is not a section")
+    node[leaf] = yaml.safe_load(raw)
+
+
+def from_dict(data: Any, overrides: tuple[str, ...] = ()) -> Experiment:
+    """Validate a plain mapping (plus overrides) into an Experiment, raising ConfigError on any mistake."""
+    if not isinstance(data, dict):
+        raise ConfigError("the experiment must be a YAML mapping of sections (name, task, policy, trainer, ...)")
+    for assignment in overrides:
+        _set_path(data, assignment)
+    try:
+        return Experiment.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format(err)) from None
+
+
+def load(path: str | Path, overrides: tuple[str, ...] = ()) -> Experiment:
+    """Read an experiment YAML file, apply `--set` overrides and validate it."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read experiment file ({err.strerror or err})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+    return from_dict(data, overrides)
+
+
+def to_dict(experiment: Experiment) -> dict[str, Any]:
+    """The fully resolved experiment (defaults filled in), as plain data for the run directory."""
+    return experiment.model_dump(mode="json")

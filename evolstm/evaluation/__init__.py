@@ -1,0 +1,29 @@
+"""Evaluators turn parameter sets [P, D] and episode seeds [P, E] into episode results; picked by backend name."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+from torch import Tensor
+
+from evolstm.config import Experiment
+from evolstm.normalization import ObsNorm
+from evolstm.policies import PolicySpec
+from evolstm.rollout import EpisodeResults
+
+
+class Evaluator(Protocol):
+    """Plays member p's episodes with seeds[p] under the frozen normalizer `norm`; deterministic given its inputs."""
+
+    def evaluate(self, params: Tensor, seeds: np.ndarray, norm: ObsNorm) -> EpisodeResults: ...
+
+    def close(self) -> None: ...
+
+
+def make_evaluator(experiment: Experiment, spec: PolicySpec) -> Evaluator:
+    """The evaluator the experiment's `evaluation.backend` names."""
+    from evolstm.evaluation.local import LocalEvaluator
+
+    backends = {"local": LocalEvaluator}
+    return backends[experiment.evaluation.backend](experiment.task, spec)

@@ -1,0 +1,54 @@
+"""Observation normalization: running mean/std over all observations seen in training, frozen within a generation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+CLIP = 5.0
+
+
+@dataclass(frozen=True)
+class ObsStats:
+    """Sum, sum of squares and count of a batch of observations (float64), mergeable across workers."""
+
+    total: np.ndarray
+    total_sq: np.ndarray
+    count: int
+
+    @classmethod
+    def empty(cls, dim: int) -> ObsStats:
+        return cls(np.zeros(dim), np.zeros(dim), 0)
+
+    def __add__(self, other: ObsStats) -> ObsStats:
+        return ObsStats(self.total + other.total, self.total_sq + other.total_sq, self.count + other.count)
+
+
+@dataclass(frozen=True)
+class ObsNorm:
+    """A fixed normalizer (mean, std) applied as clip((obs - mean) / std, -5, 5); identity when disabled."""
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def identity(cls, dim: int) -> ObsNorm:
+        return cls(np.zeros(dim, dtype=np.float32), np.ones(dim, dtype=np.float32))
+
+    @classmethod
+    def from_stats(cls, stats: ObsStats, eps: float = 1e-2) -> ObsNorm:
+        """Normalizer for the observations summarised by `stats` (std floored at eps for constant entries)."""
+        if stats.count == 0:
+            return cls.identity(len(stats.total))
+        mean = stats.total / stats.count
+        var = np.maximum(stats.total_sq / stats.count - mean**2, 0.0)
+        return cls(mean.astype(np.float32), np.maximum(np.sqrt(var), eps).astype(np.float32))
+
+    def apply(self, obs: Tensor) -> Tensor:
+        """Normalize a tensor of observations [..., obs_dim]."""
+        mean = torch.as_tensor(self.mean, device=obs.device)
+        std = torch.as_tensor(self.std, device=obs.device)
+        return ((obs - mean) / std).clamp_(-CLIP, CLIP)

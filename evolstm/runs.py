@@ -1,0 +1,58 @@
+"""The run directory: resolved config, metrics.jsonl, exported policies, summary. Never overwrites another run."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from evolstm.atomic import write_text
+
+
+class RunDir:
+    """One run's folder; created exclusively so that an existing run is never touched."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @classmethod
+    def create(cls, root: Path, name: str) -> RunDir:
+        """A new folder `root/name-YYYYmmdd-HHMMSS` (with -2, -3, ... if that exists already)."""
+        root.mkdir(parents=True, exist_ok=True)
+        stem = f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        for attempt in range(1, 1000):
+            path = root / (stem if attempt == 1 else f"{stem}-{attempt}")
+            try:
+                path.mkdir()
+            except FileExistsError:
+                continue
+            (path / "policies").mkdir()
+            return cls(path)
+        raise FileExistsError(f"{root}: too many runs named {stem}")
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / "metrics.jsonl"
+
+    def policy_path(self, name: str) -> Path:
+        return self.path / "policies" / f"{name}.safetensors"
+
+    def write_config(self, config: dict[str, Any]) -> None:
+        write_text(self.path / "config.yaml", yaml.safe_dump(config, sort_keys=False))
+
+    def append_metrics(self, row: dict[str, Any]) -> None:
+        """One JSON line per generation, flushed at once so a crash loses at most the line being written."""
+        with open(self.metrics_path, "a") as handle:
+            handle.write(json.dumps(row) + "\n")
+
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        write_text(self.path / "summary.json", json.dumps(summary, indent=2) + "\n")
+
+
+def read_metrics(path: Path) -> list[dict[str, Any]]:
+    """All metric rows of a run directory."""
+    with open(Path(path) / "metrics.jsonl") as handle:
+        return [json.loads(line) for line in handle if line.strip()]

@@ -1,0 +1,21 @@
+"""Memory-dependent Gymnasium tasks, registered under the ``evolstm/`` namespace."""
+
+from typing import Any
+
+import gymnasium
+
+_SPECS: dict[str, dict[str, Any]] = {
+    "evolstm/TMaze-v0": {"entry_point": "evolstm.tasks.tmaze:TMazeEnv"},
+    "evolstm/MaskedCartPole-v0": {
+        "entry_point": "evolstm.tasks.cartpole:MaskedCartPoleEnv",
+        "max_episode_steps": 500,
+        "reward_threshold": 475.0,
+    },
+    "evolstm/RepeatPrevious-v0": {"entry_point": "evolstm.tasks.recall:RepeatPreviousEnv"},
+}
+
+TASK_IDS: tuple[str, ...] = tuple(_SPECS)
+
+for _task_id, _kwargs in _SPECS.items():
+    if _task_id not in gymnasium.registry:
+        gymnasium.register(id=_task_id, **_kwargs)

@@ -1,0 +1,18 @@
+"""Trainers by name (the experiment's `trainer.kind`)."""
+
+from __future__ import annotations
+
+import torch
+
+from evolstm.config import Experiment
+from evolstm.evaluation import Evaluator
+from evolstm.trainers.base import Exported, Trainer
+
+__all__ = ["Exported", "Trainer", "make_trainer"]
+
+
+def make_trainer(experiment: Experiment, evaluator: Evaluator, init: torch.Tensor, obs_dim: int) -> Trainer:
+    """The trainer the experiment names, starting from the flat parameter vector `init`."""
+    from evolstm.trainers.es import ESTrainer
+
+    return ESTrainer(experiment, evaluator, init, obs_dim)

@@ -1,0 +1,194 @@
+"""Evolution strategies: an EvoTorch searcher over the flat policy vector; the fitness of a member is its mean return.
+
+All search maths is EvoTorch's. This module only wires a `Problem` whose batch evaluation calls evolstm's evaluator
+(with seeds derived from run seed, generation and member), and keeps what a run needs: metrics, best and center.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from evotorch import Problem, SolutionBatch
+from evotorch.algorithms import CEM, CMAES, PGPE, SNES, XNES, Cosyne, GeneticAlgorithm
+from evotorch.operators import GaussianMutation, SimulatedBinaryCrossOver
+
+from evolstm.config import ConfigError, ESConfig, Experiment
+from evolstm.evaluation import Evaluator
+from evolstm.normalization import ObsNorm, ObsStats
+from evolstm.seeding import episode_seeds
+from evolstm.trainers.base import Exported
+
+logging.getLogger("evotorch").setLevel(logging.WARNING)  # its INFO lines (dtype, device, actors) are noise to users
+
+
+def _pgpe(cfg: ESConfig, dim: int) -> dict[str, Any]:
+    """PGPE with ClipUp, sized by the ClipUp paper's rule of thumb: max_speed = radius / 15, lr = max_speed / 2."""
+    max_speed = cfg.stdev_init * dim**0.5 / 15
+    return {
+        "popsize": cfg.popsize, "stdev_init": cfg.stdev_init, "center_learning_rate": max_speed / 2,
+        "stdev_learning_rate": 0.1, "optimizer": "clipup", "optimizer_config": {"max_speed": max_speed},
+    }
+
+
+def _gaussian(cfg: ESConfig, dim: int) -> dict[str, Any]:
+    return {"popsize": cfg.popsize, "stdev_init": cfg.stdev_init}
+
+
+#: name -> (EvoTorch class, defaults from the trainer config and the parameter count); YAML options override them.
+SEARCHERS: dict[str, tuple[type, Callable[[ESConfig, int], dict[str, Any]]]] = {
+    "pgpe": (PGPE, _pgpe),
+    "cmaes": (CMAES, _gaussian),
+    "snes": (SNES, _gaussian),
+    "xnes": (XNES, _gaussian),
+    "cem": (CEM, lambda cfg, dim: {**_gaussian(cfg, dim), "parenthood_ratio": 0.25}),
+    "ga": (GeneticAlgorithm, lambda cfg, dim: {"popsize": cfg.popsize, "tournament_size": 4, "eta": 8.0}),
+    "cosyne": (
+        Cosyne, lambda cfg, dim: {"popsize": cfg.popsize, "tournament_size": 4, "mutation_stdev": cfg.stdev_init}
+    ),
+}
+
+
+def _accepted(cls: type) -> set[str]:
+    """Keyword arguments a constructor accepts (besides the problem)."""
+    return {name for name in inspect.signature(cls.__init__).parameters if name not in ("self", "problem")}
+
+
+def make_searcher(cfg: ESConfig, problem: Problem) -> Any:
+    """Build the EvoTorch searcher `cfg.algorithm` with evolstm's defaults overridden by `cfg.options`."""
+    cls, defaults = SEARCHERS[cfg.algorithm]
+    kwargs = {**defaults(cfg, problem.solution_length), **cfg.options}
+    allowed = _accepted(cls)
+    crossover: dict[str, Any] = {}
+    if cls is GeneticAlgorithm:  # GA's variation operators take their own options
+        allowed |= _accepted(SimulatedBinaryCrossOver)
+        crossover = {k: kwargs.pop(k) for k in list(kwargs) if k in _accepted(SimulatedBinaryCrossOver)}
+        kwargs["operators"] = [
+            SimulatedBinaryCrossOver(problem, **crossover),
+            GaussianMutation(problem, stdev=cfg.stdev_init),
+        ]
+    unknown = sorted(set(cfg.options) - allowed)
+    if unknown:
+        raise ConfigError(
+            f"trainer.options.{unknown[0]}: not an option of EvoTorch's {cls.__name__}; "
+            f"allowed: {', '.join(sorted(allowed - {'operators'}))}"
+        )
+    try:
+        return cls(problem, **kwargs)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"trainer.options: EvoTorch's {cls.__name__} rejected them ({err})") from None
+
+
+class PolicyProblem(Problem):
+    """Maximise mean episode return over flat policy vectors; a whole SolutionBatch goes to the evaluator at once."""
+
+    def __init__(self, evaluate: Callable[[torch.Tensor], np.ndarray], dim: int, bound: float, seed: int) -> None:
+        super().__init__(
+            "max", solution_length=dim, initial_bounds=(-bound, bound), dtype=torch.float32, seed=seed
+        )
+        self._evaluate = evaluate
+
+    def _evaluate_batch(self, batch: SolutionBatch) -> None:
+        batch.set_evals(torch.as_tensor(self._evaluate(batch.values), dtype=torch.float32))
+
+
+@dataclass
+class _Best:
+    """Best member seen so far, with the normalizer it was evaluated under."""
+
+    fitness: float
+    params: torch.Tensor
+    norm: ObsNorm
+
+
+class ESTrainer:
+    """Runs generations of an EvoTorch searcher; each `step` returns that generation's metrics."""
+
+    def __init__(self, experiment: Experiment, evaluator: Evaluator, init: torch.Tensor, obs_dim: int) -> None:
+        self.cfg: ESConfig = experiment.trainer
+        self.eval_cfg = experiment.evaluation
+        self.seed = experiment.seed
+        self.evaluator = evaluator
+        self.obs_norm = experiment.policy.obs_norm
+        dim = init.numel()
+        self.stats = ObsStats.empty(obs_dim)
+        self.norm = ObsNorm.identity(obs_dim)
+        self._pending = ObsStats.empty(obs_dim)  # observations of this generation
+        self.generation = 0
+        self.env_steps = 0
+        self.best: _Best | None = None
+        self._last: dict[str, Any] = {}
+        self.problem = PolicyProblem(self._evaluate_population, dim, float(init.abs().max()), experiment.seed)
+        if "center_init" not in self.cfg.options and self.cfg.algorithm not in ("ga", "cosyne"):
+            self.cfg = self.cfg.model_copy(update={"options": {"center_init": init.numpy(), **self.cfg.options}})
+        self.searcher = make_searcher(self.cfg, self.problem)
+
+    def _evaluate_population(self, values: torch.Tensor) -> np.ndarray:
+        seeds = episode_seeds(
+            self.seed, "population", self.generation, len(values), self.eval_cfg.episodes,
+            self.eval_cfg.common_random_numbers,
+        )
+        results = self.evaluator.evaluate(values.detach(), seeds, self.norm)
+        fitness = results.returns.mean(axis=1)
+        self.env_steps += results.env_steps
+        self._pending = self._pending + results.obs_stats
+        top = int(np.argmax(fitness))
+        if self.best is None or fitness[top] > self.best.fitness:
+            self.best = _Best(float(fitness[top]), values[top].detach().clone(), self.norm)
+        self._last = {
+            "best": float(fitness.max()), "mean": float(fitness.mean()), "median": float(np.median(fitness)),
+            "worst": float(fitness.min()),
+        }
+        return fitness
+
+    def center(self) -> torch.Tensor | None:
+        """The search distribution's center (None for ga and cosyne, which keep no center)."""
+        status = self.searcher.status
+        return status["center"].detach().clone() if "center" in status else None
+
+    def finished(self) -> bool:
+        """Whether the generation or env-step budget is spent."""
+        by_generations = self.cfg.generations is not None and self.generation >= self.cfg.generations
+        by_steps = self.cfg.max_env_steps is not None and self.env_steps >= self.cfg.max_env_steps
+        return by_generations or by_steps
+
+    def step(self) -> dict[str, Any]:
+        """One generation: ask, evaluate, tell (all inside EvoTorch's step), then measure the center."""
+        start = time.perf_counter()
+        self.searcher.step()
+        metrics: dict[str, Any] = {"generation": self.generation, **self._last}
+        center = self.center()
+        every = self.eval_cfg.center_every
+        if center is not None and every and self.generation % every == 0:
+            seeds = episode_seeds(self.seed, "center", self.generation, 1, self.eval_cfg.episodes)
+            results = self.evaluator.evaluate(center.unsqueeze(0), seeds, self.norm)
+            self.env_steps += results.env_steps
+            metrics["center"] = float(results.returns.mean())
+        metrics["best_ever"] = self.best.fitness if self.best else None
+        stdev = self.searcher.status["stdev"] if "stdev" in self.searcher.status else None
+        if stdev is not None:
+            metrics["stdev"] = float(torch.as_tensor(stdev).float().mean())
+        if self.obs_norm:
+            self.stats = self.stats + self._pending
+            self.norm = ObsNorm.from_stats(self.stats)
+        self._pending = ObsStats.empty(len(self.norm.mean))
+        self.generation += 1
+        metrics["env_steps"] = self.env_steps
+        metrics["step_time"] = time.perf_counter() - start
+        return metrics
+
+    def exports(self) -> dict[str, Exported]:
+        """Policies to export: the best member seen and (where the searcher has one) the final center."""
+        out: dict[str, Exported] = {}
+        if self.best is not None:
+            out["best"] = Exported(self.best.params, self.best.norm)
+        center = self.center()
+        if center is not None:
+            out["center"] = Exported(center, self.norm)
+        return out

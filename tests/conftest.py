@@ -1,0 +1,30 @@
+"""Shared helpers: small experiments built from plain dicts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from evolstm import config
+from evolstm.config import Experiment
+
+
+def make_experiment(**sections: Any) -> Experiment:
+    """A tiny valid experiment (T-maze length 3, LSTM 4, 2 generations) with sections overridden."""
+    data: dict[str, Any] = {
+        "name": "test",
+        "seed": 0,
+        "task": {"id": "evolstm/TMaze-v0", "kwargs": {"length": 3}},
+        "policy": {"kind": "lstm", "hidden": 4},
+        "trainer": {"kind": "es", "algorithm": "snes", "popsize": 8, "generations": 2, "stdev_init": 0.5},
+        "evaluation": {"backend": "local", "episodes": 2, "final_episodes": 4},
+    }
+    for key, value in sections.items():
+        data[key] = {**data[key], **value} if isinstance(value, dict) and key in data else value
+    return config.from_dict(data)
+
+
+@pytest.fixture
+def tiny() -> Experiment:
+    return make_experiment()

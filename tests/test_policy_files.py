@@ -1,0 +1,51 @@
+"""Exported policy files: safe round trip; corrupt or mismatched files give one clear error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from evolstm.normalization import ObsNorm
+from evolstm.policies import Policy, PolicySpec
+from evolstm.policy_files import PolicyFileError, load_policy, save_policy
+
+SPEC = PolicySpec("gru", 3, 2, True, 4, 1)
+
+
+def _save(path: Path) -> torch.Tensor:
+    params = torch.randn(Policy(SPEC).num_params)
+    norm = ObsNorm(np.array([1, 2, 3], np.float32), np.array([0.5, 1, 2], np.float32))
+    save_policy(path, SPEC, params, norm, {"task": {"id": "x"}})
+    return params
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    params = _save(tmp_path / "p.safetensors")
+    loaded = load_policy(tmp_path / "p.safetensors")
+    assert loaded.spec == SPEC and loaded.params.equal(params) and loaded.info == {"task": {"id": "x"}}
+    np.testing.assert_array_equal(loaded.norm.std, [0.5, 1, 2])
+    assert loaded.policy().flat().equal(params)
+    assert [p.name for p in tmp_path.iterdir()] == ["p.safetensors"]  # no temp files left behind
+
+
+def test_corrupt_truncated_and_foreign_files(tmp_path: Path) -> None:
+    path = tmp_path / "p.safetensors"
+    _save(path)
+    path.write_bytes(path.read_bytes()[:-10])
+    with pytest.raises(PolicyFileError, match="corrupt policy file"):
+        load_policy(path)
+    path.write_bytes(b"\x00" * 5)
+    with pytest.raises(PolicyFileError, match="corrupt policy file"):
+        load_policy(path)
+    with pytest.raises(PolicyFileError, match="no such policy file"):
+        load_policy(tmp_path / "absent.safetensors")
+
+
+def test_mismatched_sizes(tmp_path: Path) -> None:
+    path = tmp_path / "p.safetensors"
+    save_policy(path, SPEC, torch.zeros(5), ObsNorm.identity(3), {})
+    with pytest.raises(PolicyFileError, match="tensor sizes do not match the gru policy"):
+        load_policy(path)

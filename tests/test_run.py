@@ -1,0 +1,96 @@
+"""python -m evolstm.run end to end: the run directory, exit codes, one-line errors, nothing overwritten."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from evolstm import config
+from evolstm.policy_files import load_policy
+from evolstm.run import main
+from evolstm.runs import read_metrics
+
+ROOT = Path(__file__).parent.parent
+TINY = [
+    "--set", "trainer.generations=3", "--set", "trainer.popsize=6", "--set", "evaluation.episodes=1",
+    "--set", "evaluation.final_episodes=3", "--set", "policy.hidden=4",
+]
+
+
+def _only_run(out: Path) -> Path:
+    (run,) = out.iterdir()
+    return run
+
+
+def test_quickstart_writes_a_complete_run_directory(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main([str(ROOT / "experiments/quickstart.yaml"), "--out", str(tmp_path), *TINY]) == 0
+    shown = capsys.readouterr().out
+    assert "parameters" in shown and "gen     3/3" in shown
+    run = _only_run(tmp_path)
+    resolved = config.from_dict(yaml.safe_load((run / "config.yaml").read_text()))
+    assert resolved.trainer.generations == 3 and resolved.policy.hidden == 4
+    rows = read_metrics(run)
+    assert [r["generation"] for r in rows] == [0, 1, 2]
+    assert {"best", "mean", "median", "center", "env_steps", "wall_time"} <= set(rows[0])
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["generations"] == 3 and summary["env_steps"] == rows[-1]["env_steps"]
+    assert set(summary["final_evaluation"]) == {"best", "center"}
+    for name in ("best", "center"):
+        policy = load_policy(run / "policies" / f"{name}.safetensors")
+        assert policy.spec.hidden == 4 and policy.info["policy"] == name
+        assert policy.policy().num_params == summary["parameters"]
+
+
+def test_same_experiment_same_metrics(tmp_path: Path) -> None:
+    for out in ("a", "b"):
+        assert main([str(ROOT / "experiments/tmaze-es.yaml"), "--out", str(tmp_path / out), "--quiet", *TINY]) == 0
+    rows = [read_metrics(_only_run(tmp_path / out)) for out in ("a", "b")]
+    drop = ("wall_time", "step_time")
+    assert [{k: v for k, v in r.items() if k not in drop} for r in rows[0]] == [
+        {k: v for k, v in r.items() if k not in drop} for r in rows[1]
+    ]
+    policies = [load_policy(_only_run(tmp_path / out) / "policies/center.safetensors") for out in ("a", "b")]
+    assert policies[0].params.equal(policies[1].params)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--set", "trainer.popsize=-1"], "error: trainer.popsize: Input should be greater than 1"),
+        (["--set", "trainer.algorithm=foo"], "error: trainer.algorithm: Input should be 'pgpe'"),
+        (["--set", "task.id=evolstm/Nope-v0"], "error: task.id: unknown Gymnasium id"),
+        (["--set", "task.kwargs.length=0"], "error: task: cannot make 'evolstm/TMaze-v0'"),
+        (["--set", "trainer.options.nope=1"], "error: trainer.options.nope: not an option of EvoTorch's SNES"),
+        (["--set", "policy.hidden=abc"], "error: policy.hidden: Input should be a valid integer"),
+    ],
+)
+def test_user_mistakes_exit_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture, args: list[str], message: str
+) -> None:
+    (tmp_path / "keep.txt").write_text("earlier results")
+    assert main([str(ROOT / "experiments/tmaze-es.yaml"), "--out", str(tmp_path), *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(message) and err.count("\n") == 1, err
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
+    assert (tmp_path / "keep.txt").read_text() == "earlier results"
+
+
+def test_cli_process_missing_file_no_traceback(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "evolstm.run", str(tmp_path / "absent.yaml")],
+        capture_output=True, text=True, cwd=tmp_path,
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert done.stderr.startswith("error: ") and "absent.yaml: cannot read experiment file" in done.stderr
+
+
+def test_runs_never_overwrite_each_other(tmp_path: Path) -> None:
+    for _ in range(2):
+        assert main([str(ROOT / "experiments/quickstart.yaml"), "--out", str(tmp_path), "--quiet", *TINY]) == 0
+    assert len(list(tmp_path.iterdir())) == 2
