@@ -78,6 +78,9 @@ class ESConfig(_Strict):
     max_env_steps: Annotated[int, Field(gt=0)] | None = Field(
         default=None, description="Stop once this many env steps were taken (or null)."
     )
+    stop_at: float | None = Field(
+        default=None, description="Stop early once the center's return (the best member's for ga/cosyne) reaches this."
+    )
     stdev_init: Annotated[float, Field(gt=0)] = Field(
         default=0.1, description="Initial search spread (Gaussian stdev, or mutation stdev for ga/cosyne)."
     )
@@ -100,6 +103,9 @@ class EvaluationConfig(_Strict):
     )
     center_every: Annotated[int, Field(ge=0)] = Field(
         default=1, description="Evaluate the search center every N generations (0: never)."
+    )
+    center_episodes: Annotated[int, Field(gt=0)] | None = Field(
+        default=None, description="Episodes for each center evaluation (null: the same as episodes)."
     )
     final_episodes: Annotated[int, Field(ge=0)] = Field(
         default=100, description="Fresh episodes for the exported policies at the end of the run."

@@ -13,10 +13,9 @@ def make_env(task: TaskConfig, render_mode: str | None = None) -> gymnasium.Env:
     """The task's env with a flat float Box observation, raising ConfigError for kwargs or masks that do not fit."""
     import evolstm.tasks  # noqa: F401  (registers the evolstm/ ids)
 
+    extra = {"render_mode": render_mode} if render_mode else {}  # envs without rendering take no such kwarg
     try:
-        env = gymnasium.make(
-            task.id, render_mode=render_mode, max_episode_steps=task.max_episode_steps, **task.kwargs
-        )
+        env = gymnasium.make(task.id, max_episode_steps=task.max_episode_steps, **extra, **task.kwargs)
     except (TypeError, ValueError, gymnasium.error.Error) as err:
         raise ConfigError(f"task: cannot make {task.id!r} with kwargs {task.kwargs} ({err})") from None
     if not isinstance(env.observation_space, gymnasium.spaces.Box) or len(env.observation_space.shape) != 1:

@@ -22,8 +22,8 @@ BUDGETS: dict[str, tuple[dict[str, Any], str, float, float]] = {
     ),
     "evolstm/MaskedCartPole-v0": (
         {"task": {"kwargs": {}}, "policy": {"hidden": 8, "obs_norm": True},
-         "trainer": {"popsize": 32, "generations": 35},
-         "evaluation": {"episodes": 2, "final_episodes": 20}},
+         "trainer": {"popsize": 32, "generations": 100, "stop_at": 500.0},
+         "evaluation": {"episodes": 2, "center_episodes": 10, "final_episodes": 20}},
         "center", 475.0, 25.0,
     ),
     "evolstm/RepeatPrevious-v0": (

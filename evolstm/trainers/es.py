@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 import logging
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -80,7 +81,9 @@ def make_searcher(cfg: ESConfig, problem: Problem) -> Any:
             f"allowed: {', '.join(sorted(allowed - {'operators'}))}"
         )
     try:
-        return cls(problem, **kwargs)
+        with warnings.catch_warnings():  # EvoTorch's CMAES copy-constructs a tensor internally and warns about it
+            warnings.filterwarnings("ignore", "To copy construct from a tensor", UserWarning)
+            return cls(problem, **kwargs)
     except (TypeError, ValueError) as err:
         raise ConfigError(f"trainer.options: EvoTorch's {cls.__name__} rejected them ({err})") from None
 
@@ -123,6 +126,7 @@ class ESTrainer:
         self.generation = 0
         self.env_steps = 0
         self.best: _Best | None = None
+        self._reached = False  # stop_at reached
         self._last: dict[str, Any] = {}
         self.problem = PolicyProblem(self._evaluate_population, dim, float(init.abs().max()), experiment.seed)
         if "center_init" not in self.cfg.options and self.cfg.algorithm not in ("ga", "cosyne"):
@@ -156,7 +160,7 @@ class ESTrainer:
         """Whether the generation or env-step budget is spent."""
         by_generations = self.cfg.generations is not None and self.generation >= self.cfg.generations
         by_steps = self.cfg.max_env_steps is not None and self.env_steps >= self.cfg.max_env_steps
-        return by_generations or by_steps
+        return by_generations or by_steps or self._reached
 
     def step(self) -> dict[str, Any]:
         """One generation: ask, evaluate, tell (all inside EvoTorch's step), then measure the center."""
@@ -166,11 +170,14 @@ class ESTrainer:
         center = self.center()
         every = self.eval_cfg.center_every
         if center is not None and every and self.generation % every == 0:
-            seeds = episode_seeds(self.seed, "center", self.generation, 1, self.eval_cfg.episodes)
+            episodes = self.eval_cfg.center_episodes or self.eval_cfg.episodes
+            seeds = episode_seeds(self.seed, "center", self.generation, 1, episodes)
             results = self.evaluator.evaluate(center.unsqueeze(0), seeds, self.norm)
             self.env_steps += results.env_steps
             metrics["center"] = float(results.returns.mean())
         metrics["best_ever"] = self.best.fitness if self.best else None
+        measured = metrics.get("center", metrics["best"] if center is None else None)
+        self._reached = self.cfg.stop_at is not None and measured is not None and measured >= self.cfg.stop_at
         stdev = self.searcher.status["stdev"] if "stdev" in self.searcher.status else None
         if stdev is not None:
             metrics["stdev"] = float(torch.as_tensor(stdev).float().mean())

@@ -59,14 +59,3 @@ def test_seeds_are_derived_not_positional() -> None:
     common = episode_seeds(7, "population", 3, 5, 2, common=True)
     assert (common == common[0]).all()
     assert not np.array_equal(episode_seeds(7, "center", 3, 1, 2), seeds[:1])
-
-
-def test_observation_mask_and_flattening() -> None:
-    experiment = make_experiment(task={"id": "CartPole-v1", "kwargs": {}, "observe": [0, 2]})
-    env = make_env(experiment.task)
-    assert env.observation_space.shape == (2,)
-    obs, _ = env.reset(seed=0)
-    full, _ = gymnasium.make("CartPole-v1").reset(seed=0)
-    np.testing.assert_array_equal(obs, full[[0, 2]])
-    discrete = make_env(make_experiment(task={"id": "FrozenLake-v1", "kwargs": {}}).task)
-    assert discrete.observation_space.shape == (16,)

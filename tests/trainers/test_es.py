@@ -68,3 +68,9 @@ def test_same_seed_same_metrics(algorithm: str) -> None:
         return [{k: v for k, v in r.items() if k != "step_time"} for r in rows]
 
     assert metrics() == metrics()
+
+
+def test_stop_at_ends_the_run_once_the_center_reaches_it() -> None:
+    trainer = _trainer(generations=50, stop_at=-100.0)
+    trainer.step()
+    assert trainer.finished() and trainer.generation == 1
