@@ -11,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 POLICY_KINDS = ("lstm", "gru", "peephole", "feedforward")
+TRAINER_KINDS = ("es", "reinforce")
 ES_ALGORITHMS = ("pgpe", "cmaes", "snes", "xnes", "cem", "ga", "cosyne")
 
 
@@ -86,6 +87,11 @@ class ESConfig(_Strict):
     )
     options: dict[str, Any] = Field(default_factory=dict, description="Further keyword arguments for the searcher.")
 
+    @property
+    def budget(self) -> int | None:
+        """Planned steps of the training loop."""
+        return self.generations
+
     @model_validator(mode="after")
     def _has_budget(self) -> ESConfig:
         if self.generations is None and self.max_env_steps is None:
@@ -93,19 +99,70 @@ class ESConfig(_Strict):
         return self
 
 
+class ReinforceConfig(_Strict):
+    """REINFORCE through time: sampled episodes, log-likelihood gradients backpropagated through the recurrent net."""
+
+    kind: Literal["reinforce"] = "reinforce"
+    episodes: Annotated[int, Field(gt=0)] = Field(default=16, description="Episodes per update, played in parallel.")
+    iterations: Annotated[int, Field(gt=0)] | None = Field(default=200, description="Update budget (or null).")
+    max_env_steps: Annotated[int, Field(gt=0)] | None = Field(
+        default=None, description="Stop once this many env steps were taken (or null)."
+    )
+    stop_at: float | None = Field(
+        default=None, description="Stop early once the greedy policy's evaluated return reaches this."
+    )
+    discount: Annotated[float, Field(gt=0, le=1)] = Field(default=0.99, description="Discount factor gamma.")
+    reward_to_go: bool = Field(default=True, description="Weight each action by the return after it (else the whole).")
+    baseline: Literal["none", "mean", "value"] = Field(
+        default="value", description="none, a running mean of returns, or a learned value head on the recurrent state."
+    )
+    normalize_advantages: bool = Field(default=True, description="Scale advantages to zero mean, unit std per batch.")
+    entropy_coef: Annotated[float, Field(ge=0)] = Field(default=0.01, description="Entropy bonus weight.")
+    value_coef: Annotated[float, Field(ge=0)] = Field(default=0.5, description="Value-loss weight (baseline: value).")
+    max_grad_norm: Annotated[float, Field(gt=0)] | None = Field(default=1.0, description="Gradient-norm clip (or null).")
+    optimizer: Literal["adam", "sgd", "rmsprop"] = Field(default="adam", description="torch optimizer.")
+    learning_rate: Annotated[float, Field(gt=0)] = Field(default=3e-3, description="Initial learning rate.")
+    lr_schedule: Literal["constant", "linear", "cosine"] = Field(
+        default="constant", description="Learning-rate decay over the budget."
+    )
+    bptt: Annotated[int, Field(gt=0)] | None = Field(
+        default=None, description="Truncated BPTT length in steps (null: backpropagate through whole episodes)."
+    )
+    action_std: Annotated[float, Field(gt=0)] = Field(default=0.5, description="Gaussian std for Box actions.")
+    action_std_final: Annotated[float, Field(gt=0)] | None = Field(
+        default=None, description="Anneal the std linearly to this value over the budget (or null)."
+    )
+    learn_std: bool = Field(default=False, description="Learn the (log) std as a parameter instead.")
+
+    @property
+    def budget(self) -> int | None:
+        """Planned steps of the training loop."""
+        return self.iterations
+
+    @model_validator(mode="after")
+    def _has_budget(self) -> ReinforceConfig:
+        if self.iterations is None and self.max_env_steps is None:
+            raise ValueError("set iterations or max_env_steps (or both)")
+        if self.learn_std and self.action_std_final is not None:
+            raise ValueError("learn_std and action_std_final exclude each other")
+        return self
+
+
 class EvaluationConfig(_Strict):
     """How fitness is measured: where episodes run and how many."""
 
     backend: Literal["local"] = Field(default="local", description="local: this process.")
-    episodes: Annotated[int, Field(gt=0)] = Field(default=4, description="Episodes per member; fitness = mean return.")
+    episodes: Annotated[int, Field(gt=0)] = Field(
+        default=4, description="ES: episodes per member (fitness = mean return); REINFORCE: greedy-evaluation episodes."
+    )
     common_random_numbers: bool = Field(
         default=False, description="All members of a generation play the same episode seeds."
     )
     center_every: Annotated[int, Field(ge=0)] = Field(
-        default=1, description="Evaluate the search center every N generations (0: never)."
+        default=1, description="Evaluate the current policy (ES: the search center) every N steps (0: never)."
     )
     center_episodes: Annotated[int, Field(gt=0)] | None = Field(
-        default=None, description="Episodes for each center evaluation (null: the same as episodes)."
+        default=None, description="Episodes for each such evaluation (null: the same as episodes)."
     )
     final_episodes: Annotated[int, Field(ge=0)] = Field(
         default=100, description="Fresh episodes for the exported policies at the end of the run."
@@ -123,19 +180,25 @@ class Experiment(_Strict):
     log_every: Annotated[int, Field(gt=0)] = Field(default=10, description="Print progress every N generations.")
     task: TaskConfig
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
-    trainer: ESConfig
+    trainer: Annotated[ESConfig | ReinforceConfig, Field(discriminator="kind")]
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
 
 
 def _format(err: ValidationError) -> str:
     """First validation error as `key.path: message`."""
     first = err.errors(include_url=False)[0]
-    path = ".".join(str(p) for p in first["loc"]) or "<experiment>"
+    loc = list(first["loc"])
+    if loc[:1] == ["trainer"] and len(loc) > 1 and loc[1] in TRAINER_KINDS:
+        del loc[1]  # the discriminator's tag is not a key the user wrote
     msg = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         msg = "unknown key"
     elif first["type"] == "missing":
         msg = "required key is missing"
+    elif first["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        loc.append("kind")
+        msg = f"must be one of {', '.join(TRAINER_KINDS)}"
+    path = ".".join(str(p) for p in loc) or "<experiment>"
     return f"{path}: {msg}"
 
 

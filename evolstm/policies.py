@@ -143,15 +143,20 @@ class Policy(nn.Module):
         """Zero recurrent state for a batch of episodes: (h, c) for LSTMs, (h,) for GRU, () for feed-forward."""
         return _zero_state(self.spec, (batch,), self.head.weight.device)
 
-    def forward(self, obs: Tensor, state: State) -> tuple[Tensor, State]:
-        """obs [T, B, obs_dim] -> (head outputs [T, B, action_dim], state after the last step)."""
+    def features(self, obs: Tensor, state: State) -> tuple[Tensor, State]:
+        """obs [T, B, obs_dim] -> (last layer's outputs [T, B, hidden], state after the last step)."""
         if self.spec.kind == "feedforward":
-            return self.head(self.core(obs)), state
+            return self.core(obs), state
         if self.spec.kind == "gru":
             y, h = self.core(obs, state[0])
-            return self.head(y), (h,)
+            return y, (h,)
         y, (h, c) = self.core(obs, state)
-        return self.head(y), (h, c)
+        return y, (h, c)
+
+    def forward(self, obs: Tensor, state: State) -> tuple[Tensor, State]:
+        """obs [T, B, obs_dim] -> (head outputs [T, B, action_dim], state after the last step)."""
+        y, state = self.features(obs, state)
+        return self.head(y), state
 
 
 class PopulationPolicy:

@@ -88,7 +88,7 @@ def train(experiment: Experiment, out_root: Path, stream: TextIO | None = None, 
             run.append_metrics(row)
             last = trainer.finished()
             if not quiet and (row["generation"] % experiment.log_every == 0 or last):
-                _progress(row, experiment.trainer.generations, stream)
+                _progress(row, experiment.trainer.budget, stream)
     except KeyboardInterrupt:
         interrupted = True
         stream.write("interrupted: exporting the policies so far\n")

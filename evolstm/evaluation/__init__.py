@@ -11,12 +11,18 @@ from evolstm.config import Experiment
 from evolstm.normalization import ObsNorm
 from evolstm.policies import PolicySpec
 from evolstm.rollout import EpisodeResults
+from evolstm.sampling import Sampling
 
 
 class Evaluator(Protocol):
-    """Plays member p's episodes with seeds[p] under the frozen normalizer `norm`; deterministic given its inputs."""
+    """Plays member p's episodes with seeds[p] under the frozen normalizer `norm`; deterministic given its inputs.
 
-    def evaluate(self, params: Tensor, seeds: np.ndarray, norm: ObsNorm) -> EpisodeResults: ...
+    Actions are greedy, or drawn as `sampling` says, in which case the trajectories are recorded (for REINFORCE).
+    """
+
+    def evaluate(
+        self, params: Tensor, seeds: np.ndarray, norm: ObsNorm, sampling: Sampling | None = None
+    ) -> EpisodeResults: ...
 
     def close(self) -> None: ...
 

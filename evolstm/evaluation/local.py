@@ -11,6 +11,7 @@ from evolstm.environment import make_env
 from evolstm.normalization import ObsNorm
 from evolstm.policies import PolicySpec, PopulationPolicy
 from evolstm.rollout import EpisodeResults, run_episodes
+from evolstm.sampling import Sampling
 
 
 class LocalEvaluator:
@@ -21,12 +22,15 @@ class LocalEvaluator:
         self.spec = spec
         self._envs: list[gymnasium.Env] = []
 
-    def evaluate(self, params: Tensor, seeds: np.ndarray, norm: ObsNorm) -> EpisodeResults:
+    def evaluate(
+        self, params: Tensor, seeds: np.ndarray, norm: ObsNorm, sampling: Sampling | None = None
+    ) -> EpisodeResults:
         """Play seeds.shape[1] episodes for each of the params.shape[0] members."""
-        needed = seeds.size
-        while len(self._envs) < needed:
+        while len(self._envs) < seeds.size:
             self._envs.append(make_env(self.task))
-        return run_episodes(self._envs, PopulationPolicy(self.spec, params.float().cpu()), seeds, norm)
+        policy = PopulationPolicy(self.spec, params.detach().float().cpu())
+        act = sampling.action_fn(self.spec) if sampling else None
+        return run_episodes(self._envs, policy, seeds, norm, act=act, record=sampling is not None)
 
     def close(self) -> None:
         for env in self._envs:

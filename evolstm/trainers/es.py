@@ -24,7 +24,7 @@ from evolstm.config import ConfigError, ESConfig, Experiment
 from evolstm.evaluation import Evaluator
 from evolstm.normalization import ObsNorm, ObsStats
 from evolstm.seeding import episode_seeds
-from evolstm.trainers.base import Exported
+from evolstm.trainers.base import Exported, Trainer
 
 logging.getLogger("evotorch").setLevel(logging.WARNING)  # its INFO lines (dtype, device, actors) are noise to users
 
@@ -110,25 +110,16 @@ class _Best:
     norm: ObsNorm
 
 
-class ESTrainer:
+class ESTrainer(Trainer):
     """Runs generations of an EvoTorch searcher; each `step` returns that generation's metrics."""
 
     def __init__(self, experiment: Experiment, evaluator: Evaluator, init: torch.Tensor, obs_dim: int) -> None:
+        super().__init__(experiment, evaluator, obs_dim)
         self.cfg: ESConfig = experiment.trainer
-        self.eval_cfg = experiment.evaluation
-        self.seed = experiment.seed
-        self.evaluator = evaluator
-        self.obs_norm = experiment.policy.obs_norm
-        dim = init.numel()
-        self.stats = ObsStats.empty(obs_dim)
-        self.norm = ObsNorm.identity(obs_dim)
         self._pending = ObsStats.empty(obs_dim)  # observations of this generation
-        self.generation = 0
-        self.env_steps = 0
         self.best: _Best | None = None
-        self._reached = False  # stop_at reached
         self._last: dict[str, Any] = {}
-        self.problem = PolicyProblem(self._evaluate_population, dim, float(init.abs().max()), experiment.seed)
+        self.problem = PolicyProblem(self._evaluate_population, init.numel(), float(init.abs().max()), self.seed)
         if "center_init" not in self.cfg.options and self.cfg.algorithm not in ("ga", "cosyne"):
             self.cfg = self.cfg.model_copy(update={"options": {"center_init": init.numpy(), **self.cfg.options}})
         self.searcher = make_searcher(self.cfg, self.problem)
@@ -156,34 +147,20 @@ class ESTrainer:
         status = self.searcher.status
         return status["center"].detach().clone() if "center" in status else None
 
-    def finished(self) -> bool:
-        """Whether the generation or env-step budget is spent."""
-        by_generations = self.cfg.generations is not None and self.generation >= self.cfg.generations
-        by_steps = self.cfg.max_env_steps is not None and self.env_steps >= self.cfg.max_env_steps
-        return by_generations or by_steps or self._reached
-
     def step(self) -> dict[str, Any]:
         """One generation: ask, evaluate, tell (all inside EvoTorch's step), then measure the center."""
         start = time.perf_counter()
         self.searcher.step()
         metrics: dict[str, Any] = {"generation": self.generation, **self._last}
         center = self.center()
-        every = self.eval_cfg.center_every
-        if center is not None and every and self.generation % every == 0:
-            episodes = self.eval_cfg.center_episodes or self.eval_cfg.episodes
-            seeds = episode_seeds(self.seed, "center", self.generation, 1, episodes)
-            results = self.evaluator.evaluate(center.unsqueeze(0), seeds, self.norm)
-            self.env_steps += results.env_steps
-            metrics["center"] = float(results.returns.mean())
+        if center is None:
+            self.check_stop(metrics["best"])
+        elif (value := self.evaluate_current(center)) is not None:
+            metrics["center"] = value
         metrics["best_ever"] = self.best.fitness if self.best else None
-        measured = metrics.get("center", metrics["best"] if center is None else None)
-        self._reached = self.cfg.stop_at is not None and measured is not None and measured >= self.cfg.stop_at
-        stdev = self.searcher.status["stdev"] if "stdev" in self.searcher.status else None
-        if stdev is not None:
-            metrics["stdev"] = float(torch.as_tensor(stdev).float().mean())
-        if self.obs_norm:
-            self.stats = self.stats + self._pending
-            self.norm = ObsNorm.from_stats(self.stats)
+        if "stdev" in self.searcher.status:
+            metrics["stdev"] = float(torch.as_tensor(self.searcher.status["stdev"]).float().mean())
+        self.update_norm(self._pending)
         self._pending = ObsStats.empty(len(self.norm.mean))
         self.generation += 1
         metrics["env_steps"] = self.env_steps
