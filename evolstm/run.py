@@ -36,6 +36,12 @@ def policy_spec(experiment: Experiment) -> PolicySpec:
         env.close()
 
 
+def _trainer_label(experiment: Experiment) -> str:
+    """es:<algorithm> or reinforce."""
+    trainer = experiment.trainer
+    return f"es:{trainer.algorithm}" if trainer.kind == "es" else trainer.kind
+
+
 def _progress(row: dict[str, Any], total: int | None, out: TextIO) -> None:
     """One progress line: generation, returns, env steps, wall time."""
     center = f" center {row['center']:9.3f}" if "center" in row else ""
@@ -71,13 +77,13 @@ def train(experiment: Experiment, out_root: Path, stream: TextIO | None = None, 
     spec = policy_spec(experiment)
     init = Policy(spec).flat()
     evaluator = make_evaluator(experiment, spec)
-    trainer: Trainer = make_trainer(experiment, evaluator, init, spec.obs_dim)
+    trainer: Trainer = make_trainer(experiment, evaluator, spec, init)
     run = RunDir.create(out_root, experiment.name)
     run.write_config(config.to_dict(experiment))
     if not quiet:
         stream.write(
             f"evolstm: {experiment.name} | {experiment.task.id} | {spec.kind} ({init.numel():,} parameters) | "
-            f"{experiment.trainer.kind}:{experiment.trainer.algorithm} | run dir {run.path}\n"
+            f"{_trainer_label(experiment)} | run dir {run.path}\n"
         )
     start = time.perf_counter()
     interrupted = False
@@ -101,7 +107,7 @@ def train(experiment: Experiment, out_root: Path, stream: TextIO | None = None, 
     evaluator.close()
     summary = {
         "name": experiment.name, "task": experiment.task.id, "policy": spec.kind, "parameters": init.numel(),
-        "trainer": experiment.trainer.kind, "algorithm": experiment.trainer.algorithm,
+        "trainer": _trainer_label(experiment),
         "generations": trainer.generation, "env_steps": trainer.env_steps, "wall_time": wall,
         "threads": experiment.threads, "interrupted": interrupted, "final_evaluation": final,
     }

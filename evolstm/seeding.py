@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 #: Separate seed streams so that e.g. the center's episodes never coincide with the population's.
-STREAMS = {"population": 0, "center": 1, "final": 2}
+STREAMS = {"population": 0, "center": 1, "final": 2, "sampling": 3}
 
 
 def episode_seeds(

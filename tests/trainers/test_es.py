@@ -19,7 +19,7 @@ def _trainer(**trainer):
     torch.manual_seed(experiment.seed)
     from evolstm.policies import Policy
 
-    return make_trainer(experiment, make_evaluator(experiment, spec), Policy(spec).flat(), spec.obs_dim)
+    return make_trainer(experiment, make_evaluator(experiment, spec), spec, Policy(spec).flat())
 
 
 def test_registry_matches_the_schema() -> None:
