@@ -20,6 +20,8 @@ def make_experiment(**sections: Any) -> Experiment:
         "trainer": {"kind": "es", "algorithm": "snes", "popsize": 8, "generations": 2, "stdev_init": 0.5},
         "evaluation": {"backend": "local", "episodes": 2, "final_episodes": 4},
     }
+    if sections.get("trainer", {}).get("kind", "es") != "es":
+        data["trainer"] = {}  # another trainer kind shares none of the ES defaults
     for key, value in sections.items():
         data[key] = {**data[key], **value} if isinstance(value, dict) and key in data else value
     return config.from_dict(data)

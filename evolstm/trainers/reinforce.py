@@ -171,7 +171,7 @@ class ReinforceTrainer(Trainer):
         }
         std = self.action_std()
         if std is not None:
-            row["action_std"] = float(std.mean())
+            row["action_std"] = float(std.detach().mean())
         params = self.params()
         if (value := self.evaluate_current(params)) is not None:
             row["center"] = value
