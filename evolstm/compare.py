@@ -31,10 +31,10 @@ def summarize(run_path: Path) -> dict[str, Any]:
         "experiment": summary["name"], "trainer": summary["trainer"], "policy": summary["policy"],
         "parameters": summary["parameters"], "steps": summary["generations"], "env_steps": summary["env_steps"],
         "wall_time": round(summary["wall_time"], 2),
-        "peak_greedy_return": peak["center"] if peak else None,
+        "peak_greedy_return": round(peak["center"], 3) if peak else None,
         "env_steps_to_peak": peak["env_steps"] if peak else None,
         "wall_time_to_peak": round(peak["wall_time"], 2) if peak else None,
-        **{f"final_{name}": round(r["mean_return"], 3) for name, r in summary["final_evaluation"].items()},
+        **{f"fresh_return_{name}": round(r["mean_return"], 3) for name, r in summary["final_evaluation"].items()},
         "run_dir": str(run_path),
     }
 

@@ -46,6 +46,19 @@ def test_quickstart_writes_a_complete_run_directory(tmp_path: Path, capsys: pyte
         assert policy.policy().num_params == summary["parameters"]
 
 
+def test_reinforce_writes_the_same_kind_of_run_directory(tmp_path: Path) -> None:
+    args = ["--set", "trainer.iterations=3", "--set", "trainer.episodes=4", "--set", "evaluation.center_every=1"]
+    assert main([str(ROOT / "experiments/tmaze-reinforce.yaml"), "--out", str(tmp_path), "--quiet", *args]) == 0
+    run = _only_run(tmp_path)
+    rows = read_metrics(run)
+    assert [r["generation"] for r in rows] == [0, 1, 2]
+    assert {"mean", "center", "entropy", "value_loss", "grad_norm", "lr", "env_steps", "wall_time"} <= set(rows[0])
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["trainer"] == "reinforce" and set(summary["final_evaluation"]) == {"best", "final"}
+    final = load_policy(run / "policies/final.safetensors")
+    assert final.policy().num_params == summary["parameters"]
+
+
 def test_same_experiment_same_metrics(tmp_path: Path) -> None:
     for out in ("a", "b"):
         assert main([str(ROOT / "experiments/tmaze-es.yaml"), "--out", str(tmp_path / out), "--quiet", *TINY]) == 0
@@ -67,6 +80,8 @@ def test_same_experiment_same_metrics(tmp_path: Path) -> None:
         (["--set", "task.kwargs.length=0"], "error: task: cannot make 'evolstm/TMaze-v0'"),
         (["--set", "trainer.options.nope=1"], "error: trainer.options.nope: not an option of EvoTorch's SNES"),
         (["--set", "policy.hidden=abc"], "error: policy.hidden: Input should be a valid integer"),
+        (["--set", "trainer.kind=reinforce"], "error: trainer.algorithm: unknown key"),
+        (["--set", "trainer.kind=sgd"], "error: trainer.kind: must be one of es, reinforce"),
     ],
 )
 def test_user_mistakes_exit_2_with_one_line(
