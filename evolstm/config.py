@@ -151,7 +151,14 @@ class ReinforceConfig(_Strict):
 class EvaluationConfig(_Strict):
     """How fitness is measured: where episodes run and how many."""
 
-    backend: Literal["local"] = Field(default="local", description="local: this process.")
+    backend: Literal["local", "batched"] = Field(
+        default="local",
+        description="local: Gymnasium envs in this process; batched: the task's torch-batched form, all members and "
+        "episodes as one tensor program (evolstm tasks).",
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto", description="Device of the batched backend (auto: cuda when available)."
+    )
     episodes: Annotated[int, Field(gt=0)] = Field(
         default=4, description="ES: episodes per member (fitness = mean return); REINFORCE: greedy-evaluation episodes."
     )

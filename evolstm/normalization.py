@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,8 +48,12 @@ class ObsNorm:
         var = np.maximum(stats.total_sq / stats.count - mean**2, 0.0)
         return cls(mean.astype(np.float32), np.maximum(np.sqrt(var), eps).astype(np.float32))
 
-    def apply(self, obs: Tensor) -> Tensor:
-        """Normalize a tensor of observations [..., obs_dim]."""
-        mean = torch.as_tensor(self.mean, device=obs.device)
-        std = torch.as_tensor(self.std, device=obs.device)
-        return ((obs - mean) / std).clamp_(-CLIP, CLIP)
+    def on(self, device: torch.device | str) -> Callable[[Tensor], Tensor]:
+        """The normalizer as a function of observation tensors [..., obs_dim] on `device` (copied there once)."""
+        mean = torch.as_tensor(self.mean, device=device)
+        std = torch.as_tensor(self.std, device=device)
+
+        def normalize(obs: Tensor) -> Tensor:
+            return ((obs - mean) / std).clamp_(-CLIP, CLIP)
+
+        return normalize

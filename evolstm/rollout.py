@@ -78,8 +78,9 @@ def run_episodes(
     steps: list[tuple[Tensor, Tensor, np.ndarray, np.ndarray]] = []
     active = list(range(count))
     state = policy.initial_state(episodes)
+    normalize = norm.on("cpu")
     while active:
-        x = norm.apply(torch.from_numpy(obs).view(members, episodes, -1))
+        x = normalize(torch.from_numpy(obs).view(members, episodes, -1))
         out, state = policy.step(x, state)
         env_actions, taken = act(out)
         env_actions = env_actions.reshape(count, *env_actions.shape[2:]).numpy()

@@ -27,17 +27,17 @@ class Sampling:
     seed: int
     std: tuple[float, ...] | None = None
 
-    def action_fn(self, spec: PolicySpec) -> ActionFn:
-        """Sample actions; Box samples are recorded before squashing (their log-probability is what is trained)."""
-        generator = torch.Generator().manual_seed(self.seed)
-        std = None if self.std is None else torch.tensor(self.std)
+    def action_fn(self, spec: PolicySpec, device: torch.device | str = "cpu") -> ActionFn:
+        """Sample actions on `device`; Box samples are recorded before squashing (their log-probability is trained)."""
+        generator = torch.Generator(device=device).manual_seed(self.seed)
+        std = None if self.std is None else torch.tensor(self.std, device=device)
 
         def act(out: Tensor) -> tuple[Tensor, Tensor]:
             if spec.discrete:
                 probs = torch.softmax(out, dim=-1).reshape(-1, out.shape[-1])
                 action = torch.multinomial(probs, 1, generator=generator).reshape(out.shape[:-1])
                 return action, action
-            raw = out + std * torch.randn(out.shape, generator=generator)
+            raw = out + std * torch.randn(out.shape, generator=generator, device=out.device)
             return select_action(spec, raw), raw
 
         return act

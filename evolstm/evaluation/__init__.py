@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 import numpy as np
+import torch
 from torch import Tensor
 
 from evolstm.config import Experiment
@@ -20,6 +21,8 @@ class Evaluator(Protocol):
     Actions are greedy, or drawn as `sampling` says, in which case the trajectories are recorded (for REINFORCE).
     """
 
+    device: torch.device
+
     def evaluate(
         self, params: Tensor, seeds: np.ndarray, norm: ObsNorm, sampling: Sampling | None = None
     ) -> EpisodeResults: ...
@@ -29,7 +32,11 @@ class Evaluator(Protocol):
 
 def make_evaluator(experiment: Experiment, spec: PolicySpec) -> Evaluator:
     """The evaluator the experiment's `evaluation.backend` names."""
+    backend = experiment.evaluation.backend
+    if backend == "batched":
+        from evolstm.evaluation.batched import BatchedEvaluator
+
+        return BatchedEvaluator(experiment.task, spec, experiment.evaluation.device)
     from evolstm.evaluation.local import LocalEvaluator
 
-    backends = {"local": LocalEvaluator}
-    return backends[experiment.evaluation.backend](experiment.task, spec)
+    return LocalEvaluator(experiment.task, spec)

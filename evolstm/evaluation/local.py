@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gymnasium
 import numpy as np
+import torch
 from torch import Tensor
 
 from evolstm.config import TaskConfig
@@ -20,6 +21,7 @@ class LocalEvaluator:
     def __init__(self, task: TaskConfig, spec: PolicySpec) -> None:
         self.task = task
         self.spec = spec
+        self.device = torch.device("cpu")
         self._envs: list[gymnasium.Env] = []
 
     def evaluate(

@@ -5,13 +5,20 @@ from typing import Any
 import gymnasium
 
 _SPECS: dict[str, dict[str, Any]] = {
-    "evolstm/TMaze-v0": {"entry_point": "evolstm.tasks.tmaze:TMazeEnv"},
+    "evolstm/TMaze-v0": {
+        "entry_point": "evolstm.tasks.tmaze:TMazeEnv",
+        "vector_entry_point": "evolstm.tasks.tmaze:TMazeVectorEnv",
+    },
     "evolstm/MaskedCartPole-v0": {
         "entry_point": "evolstm.tasks.cartpole:MaskedCartPoleEnv",
+        "vector_entry_point": "evolstm.tasks.cartpole:MaskedCartPoleVectorEnv",
         "max_episode_steps": 500,
         "reward_threshold": 475.0,
     },
-    "evolstm/RepeatPrevious-v0": {"entry_point": "evolstm.tasks.recall:RepeatPreviousEnv"},
+    "evolstm/RepeatPrevious-v0": {
+        "entry_point": "evolstm.tasks.recall:RepeatPreviousEnv",
+        "vector_entry_point": "evolstm.tasks.recall:RepeatPreviousVectorEnv",
+    },
 }
 
 TASK_IDS: tuple[str, ...] = tuple(_SPECS)

@@ -4,17 +4,45 @@ import math
 from typing import Any
 
 import numpy as np
+import torch
 
 import gymnasium as gym
 from gymnasium import spaces
 from gymnasium.envs.classic_control.cartpole import CartPoleEnv
+from gymnasium.envs.classic_control.utils import maybe_parse_reset_bounds
+from gymnasium.vector import AutoresetMode
 
+from evolstm.tasks.batched import TorchVectorEnv
 from evolstm.tasks.drawing import canvas, draw_line, fill_circle, fill_rect
 
 OBSERVED_ENTRIES = (0, 2)  # x and theta out of CartPole's (x, x_dot, theta, theta_dot)
 
 _BACKGROUND, _TRACK, _CART = (255, 255, 255), (0, 0, 0), (0, 0, 0)
 _POLE, _AXLE = (202, 152, 101), (129, 132, 203)
+
+# CartPoleEnv's constants that the batched env copies from a scalar instance.
+_PHYSICS = (
+    "gravity",
+    "masscart",
+    "masspole",
+    "total_mass",
+    "length",
+    "polemass_length",
+    "force_mag",
+    "tau",
+    "kinematics_integrator",
+    "theta_threshold_radians",
+    "x_threshold",
+)
+
+
+def draw_start_state(
+    np_random: np.random.Generator, options: dict[str, Any] | None = None
+) -> np.ndarray:
+    """CartPole's float64 start state (x, x_dot, theta, theta_dot), drawn exactly as
+    ``CartPoleEnv.reset`` does (``options`` may set ``low``/``high``)."""
+    low, high = maybe_parse_reset_bounds(options, -0.05, 0.05)
+    return np_random.uniform(low=low, high=high, size=(4,))
 
 
 class MaskedCartPoleEnv(CartPoleEnv):
@@ -83,9 +111,15 @@ class MaskedCartPoleEnv(CartPoleEnv):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Reset CartPole's physics and return the masked observation."""
-        full_observation, info = super().reset(seed=seed, options=options)
-        return self._mask(full_observation), info
+        """Reset CartPole's physics and return the masked observation.
+
+        This is ``CartPoleEnv.reset`` with the draw factored out into
+        :func:`draw_start_state`, which the batched env shares.
+        """
+        gym.Env.reset(self, seed=seed)
+        self.state = draw_start_state(self.np_random, options)
+        self.steps_beyond_terminated = None
+        return self._mask(self.state), {}
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """Advance CartPole's physics one step and return the masked observation."""
@@ -126,3 +160,104 @@ class MaskedCartPoleEnv(CartPoleEnv):
         draw_line(image, cart_x, axle_y, tip_x, tip_y, pole_width, _POLE)
         fill_circle(image, cart_x, axle_y, pole_width / 2, _AXLE)
         return image
+
+
+class MaskedCartPoleVectorEnv(TorchVectorEnv):
+    """``num_envs`` velocity-free CartPoles stepped together as torch tensors on ``device``.
+
+    The float64 state follows ``CartPoleEnv.step`` operation by operation, with the
+    physics constants and thresholds read from :class:`MaskedCartPoleEnv`; the observation
+    is state entries ``OBSERVED_ENTRIES`` cast to float32 [num_envs, 2]; the reward is 1.0
+    (float64) every step, the terminating one included. ``max_episode_steps`` truncates
+    like the registered ``TimeLimit`` (None: never). ``info`` is empty.
+
+    On the CPU the states are bit-identical to the scalar env's: cos/sin come from
+    ``torch.polar``, whose CPU kernel calls the C library like ``np.cos``/``np.sin``.
+    On CUDA, cos/sin are CUDA's, which differ from the C library's by one ulp for a
+    small fraction of angles, so float64 states can drift apart in their last bits.
+    """
+
+    def __init__(
+        self,
+        num_envs: int,
+        device: str | torch.device = "cpu",
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        render_mode: None = None,
+        max_episode_steps: int | None = 500,
+    ):
+        if max_episode_steps is not None and (
+            not isinstance(max_episode_steps, (int, np.integer)) or max_episode_steps < 1
+        ):
+            raise ValueError(
+                f"max_episode_steps must be None or an int >= 1, got {max_episode_steps!r}"
+            )
+        twin = MaskedCartPoleEnv()
+        super().__init__(num_envs, twin, device, autoreset_mode, render_mode)
+        if max_episode_steps is not None:
+            max_episode_steps = int(max_episode_steps)
+        self.max_episode_steps = max_episode_steps
+        for name in _PHYSICS:
+            setattr(self, name, getattr(twin, name))
+        self._push_right, self._push_left = (
+            torch.tensor(f, dtype=torch.float64, device=self.device)
+            for f in (self.force_mag, -self.force_mag)
+        )
+        self._observed = torch.tensor(OBSERVED_ENTRIES, device=self.device)
+        self.state = torch.zeros(self.num_envs, 4, dtype=torch.float64, device=self.device)
+        self.steps = torch.zeros(self.num_envs, dtype=torch.int64, device=self.device)
+
+    def _draw_start(
+        self, np_random: np.random.Generator, options: dict[str, Any]
+    ) -> np.ndarray:
+        return draw_start_state(np_random, options)
+
+    def _load_starts(self, index: torch.Tensor, starts: np.ndarray) -> None:
+        self.state[index] = torch.as_tensor(starts, dtype=torch.float64, device=self.device)
+        self.steps[index] = 0
+
+    def _observe(self) -> torch.Tensor:
+        return self.state.index_select(1, self._observed).to(torch.float32)
+
+    def _advance(
+        self, actions: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        # Operation for operation CartPoleEnv.step (float64, no fused ops), so that the
+        # roundings agree with numpy's.
+        x, x_dot, theta, theta_dot = self.state.unbind(1)
+        force = torch.where(actions == 1, self._push_right, self._push_left)
+        # torch.polar's CPU kernel calls the C library's cos/sin, as numpy does, whereas
+        # torch.cos/torch.sin (MKL/SLEEF) are off by one ulp for ~0.1% of the angles.
+        rotation = torch.polar(torch.ones_like(theta), theta)
+        costheta, sintheta = rotation.real, rotation.imag
+        temp = (
+            force + self.polemass_length * (theta_dot * theta_dot) * sintheta
+        ) / self.total_mass
+        thetaacc = (self.gravity * sintheta - costheta * temp) / (
+            self.length
+            * (4.0 / 3.0 - self.masspole * (costheta * costheta) / self.total_mass)
+        )
+        xacc = temp - self.polemass_length * thetaacc * costheta / self.total_mass
+        if self.kinematics_integrator == "euler":
+            x = x + self.tau * x_dot
+            x_dot = x_dot + self.tau * xacc
+            theta = theta + self.tau * theta_dot
+            theta_dot = theta_dot + self.tau * thetaacc
+        else:  # semi-implicit euler
+            x_dot = x_dot + self.tau * xacc
+            x = x + self.tau * x_dot
+            theta_dot = theta_dot + self.tau * thetaacc
+            theta = theta + self.tau * theta_dot
+        self.state = torch.stack((x, x_dot, theta, theta_dot), dim=1)
+        terminated = (
+            (x < -self.x_threshold)
+            | (x > self.x_threshold)
+            | (theta < -self.theta_threshold_radians)
+            | (theta > self.theta_threshold_radians)
+        )
+        self.steps = self.steps + 1
+        if self.max_episode_steps is None:
+            truncated = torch.zeros_like(terminated)
+        else:
+            truncated = self.steps >= self.max_episode_steps
+        rewards = torch.ones(self.num_envs, dtype=torch.float64, device=self.device)
+        return rewards, terminated, truncated

@@ -4,10 +4,13 @@ import colorsys
 from typing import Any
 
 import numpy as np
+import torch
 
 import gymnasium as gym
 from gymnasium import spaces
+from gymnasium.vector import AutoresetMode
 
+from evolstm.tasks.batched import TorchVectorEnv
 from evolstm.tasks.drawing import canvas, fill_rect
 
 TOTAL_REWARD = 1.0  # shared out evenly over the length - lag scored steps
@@ -15,6 +18,11 @@ TOTAL_REWARD = 1.0  # shared out evenly over the length - lag scored steps
 CELL_PX = 32
 _BACKGROUND, _UNSEEN = (255, 255, 255), (220, 220, 220)
 _CURRENT, _TARGET = (0, 0, 0), (120, 120, 120)
+
+
+def draw_sequence(np_random: np.random.Generator, symbols: int, length: int) -> np.ndarray:
+    """The episode's whole int64 symbol sequence, as both env forms draw it."""
+    return np_random.integers(symbols, size=length)
 
 
 def _palette(count: int) -> list[tuple[int, int, int]]:
@@ -117,7 +125,7 @@ class RepeatPreviousEnv(gym.Env[np.ndarray, int]):
     ) -> tuple[np.ndarray, dict[str, int]]:
         """Draw the episode's whole symbol sequence and show its first symbol."""
         super().reset(seed=seed)
-        self.sequence = self.np_random.integers(self.num_symbols, size=self.length)
+        self.sequence = draw_sequence(self.np_random, self.num_symbols, self.length)
         self.t = 0
         return self._observation(), {"step": self.t}
 
@@ -172,3 +180,59 @@ class RepeatPreviousEnv(gym.Env[np.ndarray, int]):
                 bar_top = top + CELL_PX + 4
                 fill_rect(image, left + 2, bar_top, left + CELL_PX - 2, bar_top + 6, mark)
         return image
+
+
+class RepeatPreviousVectorEnv(TorchVectorEnv):
+    """``num_envs`` repeat-previous episodes stepped together as tensors on ``device``.
+
+    Same task, kwargs and dynamics as :class:`RepeatPreviousEnv` (bitwise-equal
+    observations, rewards and terminations for the same seeds and actions); ``info`` is
+    empty. Observations are float32 [num_envs, symbols], rewards float64 [num_envs].
+    """
+
+    def __init__(
+        self,
+        num_envs: int,
+        device: str | torch.device = "cpu",
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        render_mode: None = None,
+        symbols: int = 4,
+        lag: int = 2,
+        length: int = 16,
+    ):
+        twin = RepeatPreviousEnv(symbols=symbols, lag=lag, length=length)
+        super().__init__(num_envs, twin, device, autoreset_mode, render_mode)
+        self.num_symbols, self.lag, self.length = twin.num_symbols, twin.lag, twin.length
+        self.reward_per_hit = twin.reward_per_hit
+        self._symbols = torch.arange(self.num_symbols, device=self.device)
+        self.sequence = torch.zeros(
+            self.num_envs, self.length, dtype=torch.int64, device=self.device
+        )
+        self.t = torch.zeros(self.num_envs, dtype=torch.int64, device=self.device)
+
+    def _draw_start(
+        self, np_random: np.random.Generator, options: dict[str, Any]
+    ) -> np.ndarray:
+        return draw_sequence(np_random, self.num_symbols, self.length)
+
+    def _load_starts(self, index: torch.Tensor, starts: np.ndarray) -> None:
+        self.sequence[index] = torch.as_tensor(starts, device=self.device)
+        self.t[index] = 0
+
+    def _symbol_at(self, t: torch.Tensor) -> torch.Tensor:
+        """Each env's symbol number ``t`` (clamped into the sequence)."""
+        return self.sequence.gather(1, t.clamp(0, self.length - 1).unsqueeze(1)).squeeze(1)
+
+    def _observe(self) -> torch.Tensor:
+        one_hot = self._symbol_at(self.t).unsqueeze(1) == self._symbols
+        return (one_hot & (self.t < self.length).unsqueeze(1)).to(torch.float32)
+
+    def _advance(
+        self, actions: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        target = self.t - self.lag
+        hit = (target >= 0) & (self.t < self.length) & (actions == self._symbol_at(target))
+        rewards = hit.to(torch.float64) * self.reward_per_hit
+        self.t = torch.clamp(self.t + 1, max=self.length)
+        terminated = self.t >= self.length
+        return rewards, terminated, torch.zeros_like(terminated)

@@ -3,10 +3,13 @@
 from typing import Any
 
 import numpy as np
+import torch
 
 import gymnasium as gym
 from gymnasium import spaces
+from gymnasium.vector import AutoresetMode
 
+from evolstm.tasks.batched import TorchVectorEnv
 from evolstm.tasks.drawing import canvas, fill_circle, fill_rect
 
 NORTH, EAST, SOUTH, WEST = 0, 1, 2, 3
@@ -23,6 +26,11 @@ JUNCTION_OBS = (0.0, 1.0, 0.0)
 CELL_PX = 32
 _WALL, _FLOOR, _AGENT = (40, 40, 40), (225, 225, 225), (30, 90, 220)
 _GOAL, _OTHER, _CUE = (60, 180, 75), (200, 70, 60), (240, 200, 40)
+
+
+def draw_goal(np_random: np.random.Generator) -> int:
+    """The episode's goal arm (0 = north, 1 = south), as both env forms draw it."""
+    return int(np_random.integers(2))
 
 
 class TMazeEnv(gym.Env[np.ndarray, int]):
@@ -139,7 +147,7 @@ class TMazeEnv(gym.Env[np.ndarray, int]):
     ) -> tuple[np.ndarray, dict[str, int]]:
         """Start a new episode at position 0 with a freshly drawn goal arm."""
         super().reset(seed=seed)
-        self.goal = int(self.np_random.integers(2))
+        self.goal = draw_goal(self.np_random)
         self.position = 0
         self.steps = 0
         self.chosen_arm = -1
@@ -216,3 +224,69 @@ class TMazeEnv(gym.Env[np.ndarray, int]):
             image, (column + 1.5) * CELL_PX, (row + 1.5) * CELL_PX, 0.3 * CELL_PX, _AGENT
         )
         return image
+
+
+class TMazeVectorEnv(TorchVectorEnv):
+    """``num_envs`` T-mazes stepped together as torch tensors on ``device``.
+
+    Same task, kwargs and dynamics as :class:`TMazeEnv` (bitwise-equal observations,
+    rewards, terminations and truncations for the same seeds and actions); ``info`` is
+    empty. Observations are float32 [num_envs, 3], rewards float64 [num_envs].
+    """
+
+    def __init__(
+        self,
+        num_envs: int,
+        device: str | torch.device = "cpu",
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        render_mode: None = None,
+        length: int = 10,
+        max_steps: int | None = None,
+    ):
+        twin = TMazeEnv(length=length, max_steps=max_steps)
+        super().__init__(num_envs, twin, device, autoreset_mode, render_mode)
+        self.length, self.max_steps = twin.length, twin.max_steps
+        # Rows: cue north, cue south, corridor, junction.
+        self._cells = torch.tensor(
+            [CUE_NORTH_OBS, CUE_SOUTH_OBS, CORRIDOR_OBS, JUNCTION_OBS],
+            dtype=torch.float32,
+            device=self.device,
+        )
+        rewards = (GOAL_REWARD, WRONG_GOAL_REWARD, WALL_REWARD, MOVE_REWARD)
+        self._goal_reward, self._wrong_reward, self._wall_reward, self._move_reward = (
+            torch.tensor(r, dtype=torch.float64, device=self.device) for r in rewards
+        )
+        self.goal = torch.zeros(self.num_envs, dtype=torch.int64, device=self.device)
+        self.position = torch.zeros_like(self.goal)
+        self.steps = torch.zeros_like(self.goal)
+
+    def _draw_start(self, np_random: np.random.Generator, options: dict[str, Any]) -> int:
+        return draw_goal(np_random)
+
+    def _load_starts(self, index: torch.Tensor, starts: np.ndarray) -> None:
+        self.goal[index] = torch.as_tensor(starts, dtype=torch.int64, device=self.device)
+        self.position[index] = 0
+        self.steps[index] = 0
+
+    def _observe(self) -> torch.Tensor:
+        corridor_or_junction = torch.where(self.position == self.length, 3, 2)
+        return self._cells[torch.where(self.position == 0, self.goal, corridor_or_junction)]
+
+    def _advance(
+        self, actions: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        self.steps = self.steps + 1
+        turns = (actions == NORTH) | (actions == SOUTH)
+        terminated = (self.position == self.length) & turns
+        chosen_goal = torch.where(actions == NORTH, 0, 1) == self.goal
+        arm_reward = torch.where(chosen_goal, self._goal_reward, self._wrong_reward)
+        east = (actions == EAST) & (self.position < self.length)
+        west = (actions == WEST) & (self.position > 0)
+        new_position = self.position + east.long() - west.long()
+        move_reward = torch.where(
+            new_position == self.position, self._wall_reward, self._move_reward
+        )
+        rewards = torch.where(terminated, arm_reward, move_reward)
+        self.position = torch.where(terminated, self.position, new_position)
+        truncated = ~terminated & (self.steps >= self.max_steps)
+        return rewards, terminated, truncated

@@ -98,7 +98,8 @@ class PolicyProblem(Problem):
         self._evaluate = evaluate
 
     def _evaluate_batch(self, batch: SolutionBatch) -> None:
-        batch.set_evals(torch.as_tensor(self._evaluate(batch.values), dtype=torch.float32))
+        values = batch.values.as_subclass(torch.Tensor)  # EvoTorch's read-only subclass would spread into every op
+        batch.set_evals(torch.as_tensor(self._evaluate(values), dtype=torch.float32))
 
 
 @dataclass

@@ -77,6 +77,7 @@ class ReinforceTrainer(Trainer):
         self.spec = spec
         self.model = ActorCritic(spec, self.cfg.baseline == "value", self.cfg.learn_std, self.cfg.action_std)
         self.model.policy.load_flat(init)
+        self.model.to(evaluator.device)  # train where the episodes are collected
         kwargs = {"momentum": 0.9} if self.cfg.optimizer == "sgd" else {}
         self.optimizer = OPTIMIZERS[self.cfg.optimizer](self.model.parameters(), lr=self.cfg.learning_rate, **kwargs)
         self.return_mean, self.return_std = 0.0, 1.0  # running statistics of returns-to-go
@@ -93,7 +94,8 @@ class ReinforceTrainer(Trainer):
         if self.model.log_std is not None:
             return self.model.log_std.exp()
         final = self.cfg.action_std_final or self.cfg.action_std
-        return torch.full((self.spec.action_dim,), self.cfg.action_std + (final - self.cfg.action_std) * self.progress)
+        std = self.cfg.action_std + (final - self.cfg.action_std) * self.progress
+        return torch.full((self.spec.action_dim,), std, device=self.evaluator.device)
 
     def _learning_rate(self) -> float:
         decay = {"constant": 1.0, "linear": 1.0 - self.progress, "cosine": 0.5 * (1 + math.cos(math.pi * self.progress))}

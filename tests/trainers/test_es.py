@@ -74,3 +74,15 @@ def test_stop_at_ends_the_run_once_the_center_reaches_it() -> None:
     trainer = _trainer(generations=50, stop_at=-100.0)
     trainer.step()
     assert trainer.finished() and trainer.generation == 1
+
+
+def test_batched_backend_gives_the_local_runs_metrics() -> None:
+    def metrics(backend: str) -> list[dict]:
+        trainer = _trainer(generations=3)
+        if backend == "batched":
+            from evolstm.evaluation.batched import BatchedEvaluator
+
+            trainer.evaluator = BatchedEvaluator(trainer.evaluator.task, trainer.evaluator.spec, "cpu")
+        return [{k: v for k, v in trainer.step().items() if k != "step_time"} for _ in range(3)]
+
+    assert metrics("batched") == metrics("local")

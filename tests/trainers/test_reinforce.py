@@ -128,3 +128,15 @@ def test_value_baseline_reduces_gradient_variance() -> None:
             grads.append(torch.cat([p.grad.reshape(-1) for p in trainer.model.policy.parameters()]))
     variance = {name: float(torch.stack(g).var(dim=0).sum()) for name, g in measure.items()}
     assert variance["value"] < 0.5 * variance["none"], variance
+
+
+def test_batched_backend_collects_the_same_episodes() -> None:
+    def metrics(backend: str) -> list[dict]:
+        trainer = _trainer(task={"id": "evolstm/MaskedCartPole-v0", "kwargs": {}})
+        if backend == "batched":
+            from evolstm.evaluation.batched import BatchedEvaluator
+
+            trainer.evaluator = BatchedEvaluator(trainer.evaluator.task, trainer.spec, "cpu")
+        return [{k: v for k, v in trainer.step().items() if k != "step_time"} for _ in range(2)]
+
+    assert metrics("batched") == metrics("local")

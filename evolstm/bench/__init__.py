@@ -1,0 +1,1 @@
+"""Throughput and learning benchmarks: `python -m evolstm.bench`."""
