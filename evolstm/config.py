@@ -151,14 +151,21 @@ class ReinforceConfig(_Strict):
 class EvaluationConfig(_Strict):
     """How fitness is measured: where episodes run and how many."""
 
-    backend: Literal["local", "batched"] = Field(
+    backend: Literal["local", "batched", "ray"] = Field(
         default="local",
         description="local: Gymnasium envs in this process; batched: the task's torch-batched form, all members and "
-        "episodes as one tensor program (evolstm tasks).",
+        "episodes as one tensor program (evolstm tasks); ray: the population split over Ray actors.",
     )
     device: Literal["auto", "cpu", "cuda"] = Field(
-        default="auto", description="Device of the batched backend (auto: cuda when available)."
+        default="auto", description="Device of the batched backend, also inside Ray workers (auto: cuda when available)."
     )
+    workers: Annotated[int, Field(gt=0)] | Literal["auto"] = Field(
+        default="auto", description="ray: number of actors (auto: one per CPU of the cluster)."
+    )
+    worker_backend: Literal["local", "batched"] = Field(
+        default="local", description="ray: how each actor evaluates its share."
+    )
+    gpus_per_worker: Annotated[float, Field(ge=0)] = Field(default=0.0, description="ray: GPUs each actor reserves.")
     episodes: Annotated[int, Field(gt=0)] = Field(
         default=4, description="ES: episodes per member (fitness = mean return); REINFORCE: greedy-evaluation episodes."
     )
@@ -176,6 +183,20 @@ class EvaluationConfig(_Strict):
     )
 
 
+class RayConfig(_Strict):
+    """Which Ray cluster the ray backend uses."""
+
+    address: str | None = Field(
+        default=None,
+        description='null: a private local cluster bound to loopback (or, inside a Ray job, the job\'s cluster); '
+        '"auto": the cluster this machine belongs to; "ray://host:10001": a remote cluster.',
+    )
+    num_cpus: Annotated[int, Field(gt=0)] | None = Field(
+        default=None, description="CPUs of the private local cluster (null: all of this machine's)."
+    )
+    include_dashboard: bool = Field(default=False, description="Start the dashboard with the private local cluster.")
+
+
 class Experiment(_Strict):
     """One experiment: task, policy, trainer and evaluation, with the seed that makes it reproducible."""
 
@@ -189,6 +210,7 @@ class Experiment(_Strict):
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     trainer: Annotated[ESConfig | ReinforceConfig, Field(discriminator="kind")]
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    ray: RayConfig = Field(default_factory=RayConfig)
 
 
 def _format(err: ValidationError) -> str:

@@ -27,6 +27,21 @@ class Trajectories:
     valid: Tensor
 
 
+class EpisodeError(RuntimeError):
+    """An env raised while playing a member's episode; names the env, the member and the episode."""
+
+    def __init__(self, env_id: str, member: int, episode: int, cause: str) -> None:
+        super().__init__(f"env {env_id} raised in member {member}, episode {episode}: {cause}")
+        self.env_id, self.member, self.episode, self.cause = env_id, member, episode, cause
+
+    def __reduce__(self) -> tuple:  # keeps its fields across processes (Ray)
+        return (EpisodeError, (self.env_id, self.member, self.episode, self.cause))
+
+    def shifted(self, offset: int) -> EpisodeError:
+        """The same error with the member counted from `offset` (a worker's share starts there)."""
+        return EpisodeError(self.env_id, self.member + offset, self.episode, self.cause)
+
+
 @dataclass(frozen=True)
 class EpisodeResults:
     """What a batch of episodes produced: per-member, per-episode returns and lengths, and observation statistics."""
@@ -89,7 +104,11 @@ def run_episodes(
         valid[active] = True
         still = []
         for i in active:
-            next_obs, reward, terminated, truncated, _ = envs[i].step(env_actions[i])
+            try:
+                next_obs, reward, terminated, truncated, _ = envs[i].step(env_actions[i])
+            except Exception as err:  # an env's own failure: say whose episode it was
+                env_id = envs[i].spec.id if envs[i].spec else type(envs[i].unwrapped).__name__
+                raise EpisodeError(env_id, i // episodes, i % episodes, f"{type(err).__name__}: {err}") from err
             rewards[i] = reward
             returns[i] += float(reward)
             lengths[i] += 1

@@ -17,6 +17,7 @@ from evolstm.environment import make_env
 from evolstm.evaluation import Evaluator, make_evaluator
 from evolstm.policies import Policy, PolicySpec
 from evolstm.policy_files import save_policy
+from evolstm.rollout import EpisodeError
 from evolstm.runs import RunDir
 from evolstm.seeding import episode_seeds
 from evolstm.trainers import Exported, Trainer, make_trainer
@@ -87,6 +88,7 @@ def train(experiment: Experiment, out_root: Path, stream: TextIO | None = None, 
         )
     start = time.perf_counter()
     interrupted = False
+    failure: EpisodeError | None = None
     try:
         while not trainer.finished():
             row = trainer.step()
@@ -98,18 +100,21 @@ def train(experiment: Experiment, out_root: Path, stream: TextIO | None = None, 
     except KeyboardInterrupt:
         interrupted = True
         stream.write("interrupted: exporting the policies so far\n")
+    except EpisodeError as err:  # the env failed, not evolstm: keep what the run has, then report it
+        failure = err
     wall = time.perf_counter() - start
     exported = trainer.exports()
     info = {"experiment": experiment.name, "task": config.to_dict(experiment)["task"]}
     for name, policy in exported.items():
         save_policy(run.policy_path(name), spec, policy.params, policy.norm, {**info, "policy": name})
-    final = {} if interrupted else final_evaluation(experiment, evaluator, exported)
+    final = {} if interrupted or failure else final_evaluation(experiment, evaluator, exported)
     evaluator.close()
     summary = {
         "name": experiment.name, "task": experiment.task.id, "policy": spec.kind, "parameters": init.numel(),
         "trainer": _trainer_label(experiment),
         "generations": trainer.generation, "env_steps": trainer.env_steps, "wall_time": wall,
         "threads": experiment.threads, "interrupted": interrupted, "final_evaluation": final,
+        "error": str(failure) if failure else None,
     }
     run.write_summary(summary)
     if not quiet:
@@ -121,6 +126,8 @@ def train(experiment: Experiment, out_root: Path, stream: TextIO | None = None, 
         stream.write(f"done in {wall:.1f}s, {trainer.env_steps:,} env steps: {run.path}\n")
     if interrupted:
         raise KeyboardInterrupt
+    if failure:
+        raise failure
     return run
 
 
@@ -139,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except EpisodeError as err:
+        print(f"error: {err} (the run directory keeps the results so far)", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     return 0

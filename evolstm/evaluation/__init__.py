@@ -33,6 +33,10 @@ class Evaluator(Protocol):
 def make_evaluator(experiment: Experiment, spec: PolicySpec) -> Evaluator:
     """The evaluator the experiment's `evaluation.backend` names."""
     backend = experiment.evaluation.backend
+    if backend == "ray":
+        from evolstm.evaluation.ray import RayEvaluator
+
+        return RayEvaluator(experiment, spec)
     if backend == "batched":
         from evolstm.evaluation.batched import BatchedEvaluator
 

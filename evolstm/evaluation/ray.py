@@ -1,0 +1,152 @@
+"""Evaluate a population on Ray actors: each actor keeps its envs and policy code between generations; only
+parameters (and seeds) go out, only returns, lengths and observation statistics come back.
+
+Members are split into contiguous shares, one per actor. A member's episodes depend only on its parameters and
+seeds, so fitness does not depend on the number of workers. A worker process that dies is restarted by Ray and its
+share re-run (actor `max_restarts` / `max_task_retries`); an env that raises stops the run with an EpisodeError.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import replace
+
+import numpy as np
+import ray
+import torch
+from ray.exceptions import RayTaskError
+from torch import Tensor
+
+from evolstm.config import ConfigError, Experiment, RayConfig, TaskConfig
+from evolstm.normalization import ObsNorm
+from evolstm.policies import PolicySpec
+from evolstm.rollout import EpisodeError, EpisodeResults, Trajectories
+from evolstm.sampling import Sampling
+
+#: a killed worker is replaced and its share re-run this many times before the run gives up
+RETRIES = 3
+
+
+def connect(cfg: RayConfig) -> None:
+    """Join or start the cluster `cfg` names, once per process."""
+    if ray.is_initialized():
+        return
+    address = cfg.address or os.environ.get("RAY_ADDRESS")  # inside `ray job submit` the job's cluster
+    if address:
+        ray.init(address=address, log_to_driver=False)
+        return
+    # A private single-node cluster: advertise and bind loopback only (Ray otherwise picks the outward address).
+    ray._private.ray_constants.ENABLE_RAY_CLUSTER = False
+    ray.init(
+        address="local", num_cpus=cfg.num_cpus or os.cpu_count(), include_dashboard=cfg.include_dashboard,
+        log_to_driver=False,
+    )
+
+
+@ray.remote(num_cpus=1, max_restarts=RETRIES, max_task_retries=RETRIES)
+class EvaluationWorker:
+    """One actor: an in-process evaluator (local or batched) for its share of the population."""
+
+    def __init__(self, task: TaskConfig, spec: PolicySpec, backend: str, device: str) -> None:
+        torch.set_num_threads(1)
+        if backend == "batched":
+            from evolstm.evaluation.batched import BatchedEvaluator
+
+            self.evaluator = BatchedEvaluator(task, spec, device)
+        else:
+            from evolstm.evaluation.local import LocalEvaluator
+
+            self.evaluator = LocalEvaluator(task, spec)
+
+    def evaluate(
+        self, params: np.ndarray, seeds: np.ndarray, norm: ObsNorm, sampling: Sampling | None
+    ) -> tuple[EpisodeResults, float]:
+        """The share's results and the seconds spent computing them (to measure Ray's overhead)."""
+        start = time.perf_counter()
+        results = self.evaluator.evaluate(torch.from_numpy(params), seeds, norm, sampling)
+        if results.trajectories is not None:  # ship tensors from the host
+            results = replace(results, trajectories=Trajectories(*(t.cpu() for t in vars(results.trajectories).values())))
+        return results, time.perf_counter() - start
+
+    def pid(self) -> int:
+        return os.getpid()
+
+
+class RayEvaluator:
+    """Splits each evaluation over `workers` actors and merges their results in member order."""
+
+    def __init__(self, experiment: Experiment, spec: PolicySpec) -> None:
+        cfg = experiment.evaluation
+        if cfg.worker_backend == "batched" and cfg.device == "cuda" and cfg.gpus_per_worker == 0:
+            raise ConfigError("evaluation.gpus_per_worker: workers on cuda need a GPU share (e.g. 1 or 0.5)")
+        connect(experiment.ray)
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        workers = max(1, cpus) if cfg.workers == "auto" else cfg.workers
+        if workers > cpus and not (experiment.ray.address or os.environ.get("RAY_ADDRESS")):
+            raise ConfigError(f"evaluation.workers: {workers} workers need {workers} CPUs; this cluster has {cpus}")
+        self.spec = spec
+        self.device = torch.device("cpu")
+        device = cfg.device if cfg.worker_backend == "batched" else "cpu"
+        options = {"num_gpus": cfg.gpus_per_worker} if cfg.gpus_per_worker else {}
+        self.workers = [
+            EvaluationWorker.options(**options).remote(experiment.task, spec, cfg.worker_backend, device)
+            for _ in range(workers)
+        ]
+        self.last_compute_seconds = 0.0  # slowest share of the last evaluation
+
+    def evaluate(
+        self, params: Tensor, seeds: np.ndarray, norm: ObsNorm, sampling: Sampling | None = None
+    ) -> EpisodeResults:
+        """Members (or, when sampling for REINFORCE, episodes) in contiguous shares, one per worker."""
+        params_np = params.detach().float().cpu().numpy()
+        by_episode = sampling is not None
+        count = seeds.shape[1] if by_episode else seeds.shape[0]
+        bounds = np.linspace(0, count, min(len(self.workers), count) + 1).astype(int)
+        futures, offsets = [], []
+        for index, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])):
+            if by_episode:
+                share = (params_np, seeds[:, lo:hi], norm, replace(sampling, seed=sampling.seed + index))
+            else:
+                share = (params_np[lo:hi], seeds[lo:hi], norm, None)
+            futures.append(self.workers[index].evaluate.remote(*share))
+            offsets.append(0 if by_episode else int(lo))
+        parts = []
+        for future, offset in zip(futures, offsets):
+            try:
+                parts.append(ray.get(future))
+            except RayTaskError as err:
+                if isinstance(err.cause, EpisodeError):
+                    raise err.cause.shifted(offset) from None
+                raise
+        self.last_compute_seconds = max(seconds for _, seconds in parts)
+        return _merge([results for results, _ in parts], axis=1 if by_episode else 0)
+
+    def close(self) -> None:
+        for worker in self.workers:
+            ray.kill(worker)
+        self.workers = []
+
+
+def _merge(parts: list[EpisodeResults], axis: int) -> EpisodeResults:
+    """Concatenate shares along members (axis 0) or episodes (axis 1); pad trajectories in time."""
+    stats = parts[0].obs_stats
+    for part in parts[1:]:
+        stats = stats + part.obs_stats
+    trajectories = None
+    if parts[0].trajectories is not None:
+        steps = max(p.trajectories.valid.shape[0] for p in parts)
+        fields = zip(*(vars(p.trajectories).values() for p in parts))
+        trajectories = Trajectories(*(torch.cat([_pad_time(t, steps) for t in field], dim=1) for field in fields))
+    return EpisodeResults(
+        np.concatenate([p.returns for p in parts], axis=axis), np.concatenate([p.lengths for p in parts], axis=axis),
+        stats, trajectories,
+    )
+
+
+def _pad_time(tensor: Tensor, steps: int) -> Tensor:
+    """Zero-pad (False for masks) a time-first tensor to `steps` steps."""
+    missing = steps - tensor.shape[0]
+    if not missing:
+        return tensor
+    return torch.cat([tensor, tensor.new_zeros((missing, *tensor.shape[1:]))])
