@@ -40,10 +40,19 @@ def main(argv: list[str] | None = None) -> int:
     scale.add_argument("--threads", type=int, default=1)
     scale.add_argument("--repeats", type=int, default=3)
     scale.add_argument("--out", type=Path, default=Path("bench-results/scale.json"))
+    ray_scaling = commands.add_parser("scaling", help="in-process vs 1, 2, ... Ray workers on a CPU-bound env")
+    ray_scaling.add_argument("--workers", default="1,2", help="comma-separated worker counts")
+    ray_scaling.add_argument("--popsize", type=int, default=256)
+    ray_scaling.add_argument("--hidden", type=int, default=32)
+    ray_scaling.add_argument("--generations", type=int, default=5, help="timed generations per path (median)")
+    ray_scaling.add_argument("--threads", type=int, default=1)
+    ray_scaling.add_argument("--out", type=Path, default=Path("bench-results/scaling.json"))
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.command == "scale":
         return _scale(args)
+    if args.command == "scaling":
+        return _ray_scaling(args)
 
     from evolstm.bench.throughput import agreement, format_table, throughput
 
@@ -56,6 +65,20 @@ def main(argv: list[str] | None = None) -> int:
               f"{agreement(task, args.hidden, min(popsizes), args.episodes):.3g}", flush=True)
     print(f"torch threads: {args.threads}; LSTM hidden {args.hidden}; {args.episodes} episode(s) per member")
     print(format_table(rows))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    write_text(args.out, json.dumps(rows, indent=2) + "\n")
+    print(f"written to {args.out}")
+    return 0
+
+
+def _ray_scaling(args: argparse.Namespace) -> int:
+    """Speedup of Ray workers over the in-process path, and Ray's per-generation overhead."""
+    from evolstm.bench.scaling import format_scaling, scaling
+
+    rows = scaling([int(w) for w in args.workers.split(",")], args.popsize, args.hidden, args.generations)
+    print(f"SpinningMaskedCartPole-v0 (every step burns 50 us); population {args.popsize}, LSTM {args.hidden}, "
+          f"1 episode each; torch threads {args.threads} in the driver and 1 per worker")
+    print(format_scaling(rows))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_text(args.out, json.dumps(rows, indent=2) + "\n")
     print(f"written to {args.out}")

@@ -122,12 +122,12 @@ def test_a_killed_worker_is_replaced_and_its_share_rerun() -> None:
     norm = ObsNorm.identity(spec.obs_dim)
     evaluator = RayEvaluator(experiment, spec)
     expected = evaluator.evaluate(params, seeds, norm)
-    victim = ray.get(evaluator.workers[1].pid.remote())
+    victim = ray.get(evaluator.workers[1].location.remote())[0]
     killer = threading.Timer(0.3, os.kill, (victim, signal.SIGKILL))
     killer.start()
     results = evaluator.evaluate(params, seeds, norm)
     killer.join()
-    assert ray.get(evaluator.workers[1].pid.remote()) != victim  # a new process took its place
+    assert ray.get(evaluator.workers[1].location.remote())[0] != victim  # a new process took its place
     evaluator.close()
     np.testing.assert_array_equal(results.returns, expected.returns)
 
