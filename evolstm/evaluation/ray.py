@@ -62,14 +62,11 @@ class EvaluationWorker:
             self.evaluator = LocalEvaluator(task, spec)
 
     def evaluate(
-        self, params: np.ndarray, members: slice, seeds: np.ndarray, norm: ObsNorm, sampling: Sampling | None
+        self, params: np.ndarray, seeds: np.ndarray, norm: ObsNorm, sampling: Sampling | None
     ) -> tuple[EpisodeResults, float]:
-        """The share's results and the seconds spent computing them (to measure Ray's overhead).
-
-        `params` is the whole population, read from the object store without a copy; `members` picks the share.
-        """
+        """The share's results and the seconds spent computing them (to measure Ray's overhead)."""
         start = time.perf_counter()
-        results = self.evaluator.evaluate(torch.from_numpy(params[members].copy()), seeds, norm, sampling)
+        results = self.evaluator.evaluate(torch.from_numpy(params.copy()), seeds, norm, sampling)
         if results.trajectories is not None:  # ship tensors from the host
             results = replace(results, trajectories=Trajectories(*(t.cpu() for t in vars(results.trajectories).values())))
         return results, time.perf_counter() - start
@@ -105,16 +102,17 @@ class RayEvaluator:
         self, params: Tensor, seeds: np.ndarray, norm: ObsNorm, sampling: Sampling | None = None
     ) -> EpisodeResults:
         """Members (or, when sampling for REINFORCE, episodes) in contiguous shares, one per worker."""
-        params_ref = ray.put(params.detach().float().cpu().numpy())  # stored once, shared by all workers
+        params_np = params.detach().float().cpu().numpy()
         by_episode = sampling is not None
+        shared = ray.put(params_np) if by_episode else None  # REINFORCE: one policy for every worker
         count = seeds.shape[1] if by_episode else seeds.shape[0]
         bounds = np.linspace(0, count, min(len(self.workers), count) + 1).astype(int)
         futures, offsets = [], []
         for index, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])):
             if by_episode:
-                share = (params_ref, slice(None), seeds[:, lo:hi], norm, replace(sampling, seed=sampling.seed + index))
-            else:
-                share = (params_ref, slice(lo, hi), seeds[lo:hi], norm, None)
+                share = (shared, seeds[:, lo:hi], norm, replace(sampling, seed=sampling.seed + index))
+            else:  # each worker receives only its members' parameters: P x D floats in all, whatever the layout
+                share = (ray.put(params_np[lo:hi]), seeds[lo:hi], norm, None)
             futures.append(self.workers[index].evaluate.remote(*share))
             offsets.append(0 if by_episode else int(lo))
         parts = []
