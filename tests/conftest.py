@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,3 +34,22 @@ def make_experiment(**sections: Any) -> Experiment:
 @pytest.fixture
 def tiny() -> Experiment:
     return make_experiment()
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One private local Ray cluster for the whole test run (3 logical CPUs, so three one-CPU workers fit).
+
+    Yields a folder on the workers' import path, for env modules that tests write.
+    """
+    import ray
+
+    from evolstm.config import RayConfig
+    from evolstm.evaluation.ray import connect
+
+    folder = tmp_path_factory.mktemp("ray_modules")
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(folder), os.environ.get("PYTHONPATH")]))
+    sys.path.insert(0, str(folder))
+    connect(RayConfig(num_cpus=3))
+    yield folder
+    ray.shutdown()

@@ -8,15 +8,12 @@ import os
 import signal
 import subprocess
 import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from evolstm.config import RayConfig
 from evolstm.evaluation.local import LocalEvaluator
 from evolstm.normalization import ObsNorm
 from evolstm.policies import Policy
@@ -56,19 +53,9 @@ gymnasium.register("Failing-v0", entry_point=Failing, max_episode_steps=5)
 
 
 @pytest.fixture(scope="module", autouse=True)
-def local_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """One private cluster for the module; the failing env's module is importable by its workers."""
-    folder = tmp_path_factory.mktemp("user_modules")
-    (folder / "user_failing.py").write_text(FAILING_ENV)
-    os.environ["PYTHONPATH"] = f"{folder}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
-    import sys
-
-    sys.path.insert(0, str(folder))
-    from evolstm.evaluation.ray import connect
-
-    connect(RayConfig(num_cpus=3))  # logical CPUs: three one-CPU workers fit
-    yield
-    ray.shutdown()
+def failing_env_module(ray_cluster: Path) -> None:
+    """The failing env's module, importable by the cluster's workers."""
+    (ray_cluster / "user_failing.py").write_text(FAILING_ENV)
 
 
 def _setup(workers: int, **sections):
@@ -111,6 +98,22 @@ def test_episodes_for_reinforce_are_collected_on_workers() -> None:
     batch = results.trajectories
     assert results.returns.shape == (1, 5) and batch.valid.shape[1] == 5
     np.testing.assert_array_equal(batch.valid.sum(0).numpy(), results.lengths[0])
+
+
+def test_reinforce_trains_through_ray_workers() -> None:
+    from evolstm.evaluation.ray import RayEvaluator
+    from evolstm.trainers import make_trainer
+
+    experiment = make_experiment(
+        trainer={"kind": "reinforce", "episodes": 6, "iterations": 2},
+        evaluation={"backend": "ray", "workers": 2, "episodes": 2},
+    )
+    spec = policy_spec(experiment)
+    evaluator = RayEvaluator(experiment, spec)
+    trainer = make_trainer(experiment, evaluator, spec, Policy(spec).flat())
+    rows = [trainer.step() for _ in range(2)]
+    evaluator.close()
+    assert trainer.finished() and rows[1]["env_steps"] > rows[0]["env_steps"] > 0
 
 
 def test_a_killed_worker_is_replaced_and_its_share_rerun() -> None:
