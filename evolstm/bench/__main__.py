@@ -65,9 +65,14 @@ def main(argv: list[str] | None = None) -> int:
               f"{agreement(task, args.hidden, min(popsizes), args.episodes):.3g}", flush=True)
     print(f"torch threads: {args.threads}; LSTM hidden {args.hidden}; {args.episodes} episode(s) per member")
     print(format_table(rows))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_text(args.out, json.dumps(rows, indent=2) + "\n")
-    print(f"written to {args.out}")
+    return _write(rows, args.out)
+
+
+def _write(rows: list[dict], path: Path) -> int:
+    """Write the rows as JSON and say where."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text(path, json.dumps(rows, indent=2) + "\n")
+    print(f"written to {path}")
     return 0
 
 
@@ -79,10 +84,7 @@ def _ray_scaling(args: argparse.Namespace) -> int:
     print(f"SpinningMaskedCartPole-v0 (every step burns 50 us); population {args.popsize}, LSTM {args.hidden}, "
           f"1 episode each; torch threads {args.threads} in the driver and 1 per worker")
     print(format_scaling(rows))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_text(args.out, json.dumps(rows, indent=2) + "\n")
-    print(f"written to {args.out}")
-    return 0
+    return _write(rows, args.out)
 
 
 def _scale(args: argparse.Namespace) -> int:
@@ -104,10 +106,7 @@ def _scale(args: argparse.Namespace) -> int:
         mine = [r for r in rows if r["task"] == task["id"]]
         peak = max(mine, key=lambda r: r["env_steps_per_s"])
         print(f"{task['id']}: peak {peak['env_steps_per_s']:,.0f} env steps/s at population {peak['popsize']}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_text(args.out, json.dumps(rows, indent=2) + "\n")
-    print(f"written to {args.out}")
-    return 0
+    return _write(rows, args.out)
 
 
 if __name__ == "__main__":
