@@ -66,10 +66,11 @@ def test_two_node_cluster_splits_the_population_over_nodes() -> None:
 
 def test_ray_job_submit_runs_the_same_command(tmp_path: Path) -> None:
     ray_cli = str(Path(sys.executable).with_name("ray"))
-    gcs_port, dashboard_port = _free_port(), _free_port()
-    head = subprocess.Popen(
+    gcs_port, dashboard_port, agent_port, client_port = (_free_port() for _ in range(4))
+    head = subprocess.Popen(  # every port chosen free: the test run's own private cluster holds Ray's defaults
         [ray_cli, "start", "--head", "--block", f"--port={gcs_port}", "--dashboard-host=127.0.0.1",
-         f"--dashboard-port={dashboard_port}", "--num-cpus=2", "--include-dashboard=true"],
+         f"--dashboard-port={dashboard_port}", f"--dashboard-agent-listen-port={agent_port}",
+         f"--ray-client-server-port={client_port}", "--num-cpus=2", "--include-dashboard=true"],
         env={**os.environ, **LOOPBACK}, start_new_session=True,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
@@ -82,7 +83,8 @@ def test_ray_job_submit_runs_the_same_command(tmp_path: Path) -> None:
     try:
         command = [ray_cli, "job", "submit", "--address", f"http://127.0.0.1:{dashboard_port}", "--",
                    sys.executable, "-m", "evolstm.run", str(experiment), "--out", str(tmp_path / "runs")]
-        for _ in range(60):  # the dashboard's job server needs a few seconds after the head starts
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # the dashboard's job server needs a few seconds after the head starts
             token = (Path.home() / ".ray/auth_token").exists()  # Ray >= 2.5x turns token auth on by default
             env = {**os.environ, "RAY_AUTH_MODE": "token"} if token else None
             done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=240)
