@@ -132,7 +132,8 @@ def train(experiment: Experiment, out_root: Path, stream: TextIO | None = None, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command-line entry: exit 0 on success, 2 on a user mistake (one line on stderr), 130 on Ctrl-C."""
+    """Command-line entry: exit 0 on success, 2 on a user mistake, 1 when an env fails (one line on stderr each),
+    130 on Ctrl-C."""
     parser = argparse.ArgumentParser(prog="python -m evolstm.run", description=__doc__)
     parser.add_argument("experiment", type=Path, help="experiment YAML file (see experiments/)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
