@@ -106,7 +106,7 @@ class BatchedEvaluator:
             alive = alive & ~(terminated | truncated)
             kept = obs.double() * alive.unsqueeze(1)
             seen_sum += kept.sum(0)
-            seen_sq += (kept * obs.double()).sum(0)
+            seen_sq += (kept * kept).sum(0)  # alive is 0 or 1, so kept^2 = obs^2 * alive
             t += 1
             if t % SYNC_EVERY == 0 and not bool(alive.any()):
                 break

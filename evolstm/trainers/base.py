@@ -37,6 +37,7 @@ class Trainer:
         self._max_env_steps = experiment.trainer.max_env_steps
         self._stop_at = experiment.trainer.stop_at
         self._reached = False
+        self.best: tuple[float, Exported] | None = None  # highest return noted so far, and its policy
 
     @property
     def progress(self) -> float:
@@ -72,6 +73,11 @@ class Trainer:
     def check_stop(self, value: float) -> None:
         """Note that the run may stop once a measured return reaches stop_at."""
         self._reached = self._reached or (self._stop_at is not None and value >= self._stop_at)
+
+    def note_best(self, value: float, params: torch.Tensor) -> None:
+        """Keep `params` (under the current normalizer) if `value` beats every return noted so far."""
+        if self.best is None or value > self.best[0]:
+            self.best = (value, Exported(params.detach().clone(), self.norm))
 
     def update_norm(self, seen: ObsStats) -> None:
         """Fold a step's observations into the normalizer used from the next step on (if obs_norm is on)."""

@@ -11,7 +11,6 @@ import logging
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,7 +21,7 @@ from evotorch.operators import GaussianMutation, SimulatedBinaryCrossOver
 
 from evolstm.config import ConfigError, ESConfig, Experiment
 from evolstm.evaluation import Evaluator
-from evolstm.normalization import ObsNorm, ObsStats
+from evolstm.normalization import ObsStats
 from evolstm.seeding import episode_seeds
 from evolstm.trainers.base import Exported, Trainer
 
@@ -102,15 +101,6 @@ class PolicyProblem(Problem):
         batch.set_evals(torch.as_tensor(self._evaluate(values), dtype=torch.float32))
 
 
-@dataclass
-class _Best:
-    """Best member seen so far, with the normalizer it was evaluated under."""
-
-    fitness: float
-    params: torch.Tensor
-    norm: ObsNorm
-
-
 class ESTrainer(Trainer):
     """Runs generations of an EvoTorch searcher; each `step` returns that generation's metrics."""
 
@@ -118,7 +108,6 @@ class ESTrainer(Trainer):
         super().__init__(experiment, evaluator, obs_dim)
         self.cfg: ESConfig = experiment.trainer
         self._pending = ObsStats.empty(obs_dim)  # observations of this generation
-        self.best: _Best | None = None
         self._last: dict[str, Any] = {}
         self.problem = PolicyProblem(self._evaluate_population, init.numel(), float(init.abs().max()), self.seed)
         if "center_init" not in self.cfg.options and self.cfg.algorithm not in ("ga", "cosyne"):
@@ -135,8 +124,7 @@ class ESTrainer(Trainer):
         self.env_steps += results.env_steps
         self._pending = self._pending + results.obs_stats
         top = int(np.argmax(fitness))
-        if self.best is None or fitness[top] > self.best.fitness:
-            self.best = _Best(float(fitness[top]), values[top].detach().clone(), self.norm)
+        self.note_best(float(fitness[top]), values[top])
         self._last = {
             "best": float(fitness.max()), "mean": float(fitness.mean()), "median": float(np.median(fitness)),
             "worst": float(fitness.min()),
@@ -158,7 +146,7 @@ class ESTrainer(Trainer):
             self.check_stop(metrics["best"])
         elif (value := self.evaluate_current(center)) is not None:
             metrics["center"] = value
-        metrics["best_ever"] = self.best.fitness if self.best else None
+        metrics["best_ever"] = self.best[0] if self.best else None
         if "stdev" in self.searcher.status:
             metrics["stdev"] = float(torch.as_tensor(self.searcher.status["stdev"]).float().mean())
         self.update_norm(self._pending)
@@ -172,7 +160,7 @@ class ESTrainer(Trainer):
         """Policies to export: the best member seen and (where the searcher has one) the final center."""
         out: dict[str, Exported] = {}
         if self.best is not None:
-            out["best"] = Exported(self.best.params, self.best.norm)
+            out["best"] = self.best[1]
         center = self.center()
         if center is not None:
             out["center"] = Exported(center, self.norm)

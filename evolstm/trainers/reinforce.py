@@ -82,7 +82,6 @@ class ReinforceTrainer(Trainer):
         self.optimizer = OPTIMIZERS[self.cfg.optimizer](self.model.parameters(), lr=self.cfg.learning_rate, **kwargs)
         self.return_mean, self.return_std = 0.0, 1.0  # running statistics of returns-to-go
         self._returns_seen = False
-        self.best: tuple[float, Exported] | None = None
 
     def params(self) -> Tensor:
         return self.model.policy.flat()
@@ -177,8 +176,7 @@ class ReinforceTrainer(Trainer):
         params = self.params()
         if (value := self.evaluate_current(params)) is not None:
             row["center"] = value
-            if self.best is None or value > self.best[0]:
-                self.best = (value, Exported(params, self.norm))
+            self.note_best(value, params)
         self.generation += 1
         row["env_steps"] = self.env_steps
         row["step_time"] = time.perf_counter() - start
