@@ -1,7 +1,7 @@
 """python -m evolstm.compare A.yaml B.yaml ... : run experiments and write one comparison table and figure.
 
 Made for ES against REINFORCE on the same task and network: every run's greedy return (ES: the search center;
-REINFORCE: the current policy acting greedily) is plotted against env steps and against wall time.
+REINFORCE: the current policy acting greedily) is plotted against generations, env steps and wall time.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 from evolstm import config
 from evolstm.atomic import write_text
 from evolstm.config import ConfigError
-from evolstm.plots import plot_curves
+from evolstm.plots import plot_learning_curves
 from evolstm.run import train
 from evolstm.runs import read_metrics
 
@@ -70,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = [summarize(run.path) for run in runs]
     write_text(folder / "comparison.json", json.dumps(rows, indent=2) + "\n")
     write_text(folder / "comparison.md", markdown_table(rows))
-    plot_curves({row["experiment"]: read_metrics(run.path) for row, run in zip(rows, runs)}, folder / "comparison.png")
+    curves = {row["experiment"]: [read_metrics(run.path)] for row, run in zip(rows, runs)}
+    plot_learning_curves(curves, folder / "comparison.png")
     print(markdown_table(rows))
     print(f"comparison written to {folder}")
     return 0

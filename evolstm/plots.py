@@ -1,4 +1,4 @@
-"""Learning-curve figures: greedy return against env steps and against wall time, one line per run."""
+"""Learning-curve figures: runs grouped by experiment (seeds pooled into a mean and a min–max band)."""
 
 from __future__ import annotations
 
@@ -7,28 +7,114 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import numpy as np
+import yaml
 
 matplotlib.use("Agg")  # files only; no display needed
 
 import matplotlib.pyplot as plt  # noqa: E402
 
 from evolstm.atomic import write_bytes  # noqa: E402
+from evolstm.runs import read_metrics  # noqa: E402
+
+Rows = list[dict[str, Any]]
+X_AXES = (("generation", "generation"), ("env_steps", "env steps"), ("wall_time", "wall time (s)"))
+Y_LABELS = {"center": "center: greedy return (ES: search center)"}
 
 
-def plot_curves(runs: dict[str, list[dict[str, Any]]], path: Path) -> None:
-    """Write a two-panel PNG: each run's evaluated greedy return ("center") vs env steps and vs wall time."""
-    figure, (by_steps, by_time) = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
-    for label, rows in runs.items():
-        points = [r for r in rows if r.get("center") is not None]
-        returns = [r["center"] for r in points]
-        by_steps.plot([r["env_steps"] for r in points], returns, label=label)
-        by_time.plot([r["wall_time"] for r in points], returns, label=label)
-    by_steps.set_xlabel("env steps")
-    by_time.set_xlabel("wall time (s)")
-    by_steps.set_ylabel("greedy return (ES: center)")
-    for axis in (by_steps, by_time):
+class RunReadError(ValueError):
+    """A run directory that is missing or whose config.yaml / metrics.jsonl cannot be read."""
+
+
+def _read_run(run_dir: Path) -> tuple[dict[str, Any], Rows]:
+    """The run's resolved config and metric rows, or RunReadError naming the path."""
+    if not run_dir.is_dir():
+        raise RunReadError(f"{run_dir}: no such run directory")
+    try:
+        config = yaml.safe_load((run_dir / "config.yaml").read_text())
+        rows = read_metrics(run_dir)
+    except (OSError, ValueError, yaml.YAMLError) as err:  # ValueError covers bad JSON and bad UTF-8
+        raise RunReadError(f"{run_dir}: cannot read run ({str(err).splitlines()[0]})") from err
+    if not isinstance(config, dict) or "name" not in config:
+        raise RunReadError(f"{run_dir}: config.yaml is not an experiment config")
+    return config, rows
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested config as one level of dotted keys, e.g. {"trainer.popsize": 32}."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict) and value:
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _label(config: dict[str, Any], experiments: list[dict[str, Any]]) -> str:
+    """The experiment name, plus the fields that differ among the experiments sharing that name."""
+    same_name = [_flatten(e) for e in experiments if e["name"] == config["name"]]
+    if len(same_name) == 1:
+        return str(config["name"])
+    keys = dict.fromkeys(key for flat in same_name for key in flat)
+    differing = [key for key in keys if any(flat.get(key) != same_name[0].get(key) for flat in same_name)]
+    mine = _flatten(config)
+    return f"{config['name']} (" + ", ".join(f"{key}={mine.get(key)}" for key in differing) + ")"
+
+
+def group_runs(run_dirs: list[Path]) -> dict[str, list[Rows]]:
+    """Metric rows of each run, grouped by experiment (configs equal but for `seed`), in first-seen order."""
+    experiments: list[dict[str, Any]] = []
+    runs: list[list[Rows]] = []
+    for run_dir in run_dirs:
+        config, rows = _read_run(Path(run_dir))
+        experiment = {key: value for key, value in config.items() if key != "seed"}
+        if experiment in experiments:
+            runs[experiments.index(experiment)].append(rows)
+        else:
+            experiments.append(experiment)
+            runs.append([rows])
+    return {_label(experiment, experiments): group for experiment, group in zip(experiments, runs)}
+
+
+def aggregate(curves: list[tuple[np.ndarray, np.ndarray]], grid: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Mean, min and max across runs on `grid`: linear between points, first/last value held before/after a run."""
+    values = np.array([np.interp(grid, x, y) for x, y in curves])
+    return values.mean(axis=0), values.min(axis=0), values.max(axis=0)
+
+
+def _curve(rows: Rows, x_key: str, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """One run's (x, metric) points, skipping rows where the metric was not evaluated."""
+    points = [row for row in rows if row.get(metric) is not None]
+    return np.array([row[x_key] for row in points], float), np.array([row[metric] for row in points], float)
+
+
+def _grid(curves: list[tuple[np.ndarray, np.ndarray]], x_key: str) -> np.ndarray:
+    """Common x values for a group's runs: every generation, or 200 points up to the furthest run."""
+    end = max(x.max() for x, _ in curves)
+    return np.arange(int(end) + 1, dtype=float) if x_key == "generation" else np.linspace(0.0, end, 200)
+
+
+def plot_learning_curves(groups: dict[str, list[Rows]], path: Path, metric: str = "center") -> None:
+    """PNG of `metric` vs generation, env steps and wall time; a group of seeds is drawn as mean in a min–max band."""
+    if not any(row.get(metric) is not None for runs in groups.values() for rows in runs for row in rows):
+        raise ValueError(f"no run has a value for metric {metric!r}")
+    figure, axes = plt.subplots(1, 3, figsize=(16, 4.5), sharey=True)
+    for axis, (x_key, x_label) in zip(axes, X_AXES):
+        for index, (label, runs) in enumerate(groups.items()):
+            curves = [curve for curve in (_curve(rows, x_key, metric) for rows in runs) if curve[0].size]
+            color = f"C{index % 10}"
+            if len(curves) == 1:
+                axis.plot(*curves[0], color=color, label=label)
+            elif curves:
+                grid = _grid(curves, x_key)
+                mean, low, high = aggregate(curves, grid)
+                axis.plot(grid, mean, color=color, label=f"{label} ({len(curves)} seeds, band: min–max)")
+                axis.fill_between(grid, low, high, color=color, alpha=0.2, linewidth=0)
+        axis.set_xlabel(x_label)
         axis.grid(alpha=0.3)
-    by_steps.legend()
+    axes[0].set_ylabel(Y_LABELS.get(metric, metric))
+    axes[0].legend(fontsize="small")
     figure.tight_layout()
     image = io.BytesIO()
     figure.savefig(image, format="png", dpi=100)

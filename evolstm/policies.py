@@ -187,9 +187,9 @@ class PopulationPolicy:
         """Zero state for `batch` episodes per member, each tensor [L, P, batch, H]."""
         return _zero_state(self.spec, (self.popsize, batch), self._head_w.device)
 
-    def step(self, obs: Tensor, state: State) -> tuple[Tensor, State]:
-        """One time step for every member and episode."""
-        y, state = _recurrent_step(self.spec.kind, self._weights, obs, state)
+    def step(self, obs: Tensor, state: State, probe: list[dict[str, Tensor]] | None = None) -> tuple[Tensor, State]:
+        """One time step for every member and episode; `probe` (if given) gets each layer's gate activations."""
+        y, state = _recurrent_step(self.spec.kind, self._weights, obs, state, probe)
         return torch.baddbmm(self._head_b, y, self._head_w), state
 
 
@@ -240,13 +240,21 @@ def _pad_inputs(x: Tensor, w_in: Tensor) -> Tensor:
     return torch.nn.functional.pad(x, (0, missing)) if missing else x
 
 
-def _recurrent_step(kind: str, weights: list[dict[str, Tensor]], x: Tensor, state: State) -> tuple[Tensor, State]:
-    """One step of every layer for every member: x [P, B, I], state tensors [L, P, B, H]."""
+def _recurrent_step(
+    kind: str, weights: list[dict[str, Tensor]], x: Tensor, state: State, probe: list[dict[str, Tensor]] | None = None
+) -> tuple[Tensor, State]:
+    """One step of every layer for every member: x [P, B, I], state tensors [L, P, B, H].
+
+    With `probe`, each layer appends its gate activations (LSTM: input/forget/output gates and the cell input;
+    GRU: reset/update gates and the candidate; feed-forward: the layer's output as "hidden"), each [P, B, H].
+    """
     new_h, new_c = [], []
     for layer, w in enumerate(weights):
         x = _pad_inputs(x, w["w_in"])
         if kind == "feedforward":
             x = torch.tanh(torch.baddbmm(w["b"], x, w["w_in"]))
+            if probe is not None:
+                probe.append({"hidden": x})
             continue
         h = state[0][layer]
         if kind == "gru":
@@ -255,8 +263,11 @@ def _recurrent_step(kind: str, weights: list[dict[str, Tensor]], x: Tensor, stat
             i_r, i_z, i_n = gi.chunk(3, dim=-1)
             h_r, h_z, h_n = gh.chunk(3, dim=-1)
             r, z = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
-            x = torch.lerp(torch.tanh(i_n + r * h_n), h, z)
+            n = torch.tanh(i_n + r * h_n)
+            x = torch.lerp(n, h, z)
             new_h.append(x)
+            if probe is not None:
+                probe.append({"reset_gate": r, "update_gate": z, "candidate": n})
             continue
         c = state[1][layer]
         gates = torch.baddbmm(torch.baddbmm(w["b"], x, w["w_in"]), h, w["w_h"])
@@ -264,12 +275,19 @@ def _recurrent_step(kind: str, weights: list[dict[str, Tensor]], x: Tensor, stat
         if kind == "peephole":
             peep = w["peep"]
             i, f = i + peep[:, 0] * c, f + peep[:, 1] * c
-        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        input_gate, forget_gate, cell_input = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g)
+        c = forget_gate * c + input_gate * cell_input
         if kind == "peephole":
             o = o + peep[:, 2] * c
-        x = torch.sigmoid(o) * torch.tanh(c)
+        output_gate = torch.sigmoid(o)
+        x = output_gate * torch.tanh(c)
         new_h.append(x)
         new_c.append(c)
+        if probe is not None:
+            probe.append(
+                {"input_gate": input_gate, "forget_gate": forget_gate, "output_gate": output_gate,
+                 "cell_input": cell_input}
+            )
     if kind == "feedforward":
         return x, state
     if kind == "gru":

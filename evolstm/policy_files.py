@@ -67,7 +67,10 @@ def load_policy(path: Path) -> PolicyFile:
         raise
     except (SafetensorError, OSError, ValueError, KeyError, TypeError) as err:
         raise PolicyFileError(f"{path}: corrupt policy file ({err})") from None
-    expected = Policy(spec).num_params
+    try:
+        expected = Policy(spec).num_params
+    except (ValueError, RuntimeError) as err:  # e.g. an unknown kind or a negative size in the metadata
+        raise PolicyFileError(f"{path}: describes no policy this version can build ({err})") from None
     if params.shape != (expected,) or mean.shape != (spec.obs_dim,) or std.shape != (spec.obs_dim,):
         raise PolicyFileError(f"{path}: tensor sizes do not match the {spec.kind} policy it describes")
     return PolicyFile(spec, params, ObsNorm(mean.numpy(), std.numpy()), info)

@@ -19,7 +19,7 @@ from evolstm.policies import Policy, PolicySpec
 from evolstm.policy_files import save_policy
 from evolstm.rollout import EpisodeError
 from evolstm.runs import RunDir
-from evolstm.seeding import episode_seeds
+from evolstm.seeding import final_episode_seeds
 from evolstm.trainers import Exported, Trainer, make_trainer
 
 
@@ -57,13 +57,13 @@ def _progress(row: dict[str, Any], total: int | None, out: TextIO) -> None:
 def final_evaluation(
     experiment: Experiment, evaluator: Evaluator, exported: dict[str, Exported]
 ) -> dict[str, dict[str, float]]:
-    """Mean and std of the return of each exported policy over `final_episodes` fresh episodes."""
+    """Mean and std of the return of each exported policy over the same `final_episodes` fresh episodes."""
     episodes = experiment.evaluation.final_episodes
     result: dict[str, dict[str, float]] = {}
-    for index, (name, policy) in enumerate(exported.items()):
+    for name, policy in exported.items():
         if episodes == 0:
             continue
-        seeds = episode_seeds(experiment.seed, "final", index, 1, episodes)
+        seeds = final_episode_seeds(experiment.seed, episodes)
         returns = evaluator.evaluate(policy.params.unsqueeze(0), seeds, policy.norm).returns[0]
         result[name] = {"mean_return": float(returns.mean()), "std_return": float(returns.std()), "episodes": episodes}
     return result
@@ -104,7 +104,10 @@ def train(experiment: Experiment, out_root: Path, stream: TextIO | None = None, 
         failure = err
     wall = time.perf_counter() - start
     exported = trainer.exports()
-    info = {"experiment": experiment.name, "task": config.to_dict(experiment)["task"]}
+    info = {  # enough to replay the policy from its file alone, on the run's final-evaluation episodes
+        "experiment": experiment.name, "task": config.to_dict(experiment)["task"], "seed": experiment.seed,
+        "final_episodes": experiment.evaluation.final_episodes,
+    }
     for name, policy in exported.items():
         save_policy(run.policy_path(name), spec, policy.params, policy.norm, {**info, "policy": name})
     final = {} if interrupted or failure else final_evaluation(experiment, evaluator, exported)

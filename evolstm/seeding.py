@@ -16,3 +16,9 @@ def episode_seeds(
     rows = 1 if common else members
     seeds = sequence.generate_state(rows * episodes, dtype=np.uint32).reshape(rows, episodes) & 0x7FFFFFFF
     return np.broadcast_to(seeds, (members, episodes)).astype(np.int64)
+
+
+def final_episode_seeds(run_seed: int, episodes: int) -> np.ndarray:
+    """Reset seeds [1, episodes] of a run's final evaluation: the same episodes for every exported policy (and for
+    `evolstm.replay`, which replays them); the first n of them do not depend on how many there are."""
+    return episode_seeds(run_seed, "final", 0, 1, episodes)

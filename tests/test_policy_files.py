@@ -49,3 +49,10 @@ def test_mismatched_sizes(tmp_path: Path) -> None:
     save_policy(path, SPEC, torch.zeros(5), ObsNorm.identity(3), {})
     with pytest.raises(PolicyFileError, match="tensor sizes do not match the gru policy"):
         load_policy(path)
+
+
+def test_metadata_describing_no_buildable_policy(tmp_path: Path) -> None:
+    path = tmp_path / "p.safetensors"
+    save_policy(path, PolicySpec("transformer", 3, 2, True, 4, 1), torch.zeros(5), ObsNorm.identity(3), {})
+    with pytest.raises(PolicyFileError, match="describes no policy this version can build"):
+        load_policy(path)

@@ -82,7 +82,9 @@ class TMazeEnv(gym.Env[np.ndarray, int]):
     - ``max_steps`` (int or None, default None): step limit, ``4 * (length + 1)`` if None.
     - ``render_mode`` (str or None): ``"rgb_array"`` or ``"ansi"``.
 
-    ``info`` holds ``goal`` (0 = north, 1 = south) and the agent's ``position``.
+    ``info`` holds ``goal`` (0 = north, 1 = south) and the agent's ``position``, and ``event`` where the
+    observation matters for memory: ``"cue"`` when it shows the cue, ``"decision"`` at the junction, where the
+    next action decides the arm (evolstm's replays mark these steps).
     """
 
     metadata = {"render_modes": ["rgb_array", "ansi"], "render_fps": 4}
@@ -126,9 +128,12 @@ class TMazeEnv(gym.Env[np.ndarray, int]):
             cells = CORRIDOR_OBS
         return np.array(cells, dtype=np.float32)
 
-    def _info(self) -> dict[str, int]:
-        """Plain-int episode facts for logging and tests."""
-        return {"goal": self.goal, "position": self.position}
+    def _info(self) -> dict[str, int | str]:
+        """Episode facts for logging and tests, and the memory event the observation marks (see the docstring)."""
+        info: dict[str, int | str] = {"goal": self.goal, "position": self.position}
+        if self.chosen_arm == -1 and self.position in (0, self.length):
+            info["event"] = "cue" if self.position == 0 else "decision"
+        return info
 
     def _move(self, action: int) -> int:
         """Position after a corridor move; an impossible move leaves it unchanged."""

@@ -1,0 +1,160 @@
+"""python -m evolstm.replay RUN_DIR|POLICY_FILE [--policy best|center|final|PATH] [--episodes N] [--seed S]
+[--gif FILE | --mp4 FILE] [--out DIR]: play a trained policy and keep its episodes as data and pictures.
+
+python -m evolstm.replay plot RUN_DIR... [--out FILE] [--metric center]: learning curves, seeds pooled.
+
+Without --seed the replay plays the run's final-evaluation episodes, so its mean return is the one the run reported;
+with --seed S, episode i is reset with seed S + i. The same arguments always give the same replay, bit for bit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from evolstm.atomic import write_bytes, write_text
+from evolstm.environment import make_env
+from evolstm.plots import RunReadError, group_runs, plot_learning_curves
+from evolstm.policy_files import PolicyFileError
+from evolstm.replay.animation import VideoSupportError, annotated_frames, write_gif, write_mp4
+from evolstm.replay.memory_trace import plot_memory_trace
+from evolstm.replay.recording import ARRAYS, Replay, replay
+from evolstm.replay.source import ReplayError, ReplaySource, resolve
+from evolstm.seeding import final_episode_seeds
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m evolstm.replay", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("source", type=Path, help="a run directory, or a policy file (.safetensors) on its own")
+    parser.add_argument("--policy", default="best", help="exported policy name (best, center, final) or a file path")
+    parser.add_argument("--episodes", type=int, help="episodes to play (default: the run's final_episodes)")
+    parser.add_argument("--seed", type=int, help="reset seed of the first episode (default: the run's final episodes)")
+    video = parser.add_mutually_exclusive_group()
+    video.add_argument("--gif", type=Path, metavar="FILE", help="write an animated GIF of the episodes")
+    video.add_argument("--mp4", type=Path, metavar="FILE", help="write an MP4 of the episodes (needs evolstm[video])")
+    parser.add_argument("--traces", type=int, default=1, metavar="K",
+                        help="memory-trace figures for the first K episodes (default 1)")
+    parser.add_argument("--fps", type=float, help="animation frames per second (default: the env's render_fps)")
+    parser.add_argument("--out", type=Path, help="folder for trajectories and figures (default: RUN_DIR/replays)")
+    return parser
+
+
+def _plot_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m evolstm.replay plot", description="Learning curves of runs; "
+                                     "runs of one experiment that differ only in seed are pooled (mean, min-max band).")
+    parser.add_argument("runs", type=Path, nargs="+", help="run directories")
+    parser.add_argument("--out", type=Path, default=Path("learning-curves.png"), help="PNG file to write")
+    parser.add_argument("--metric", default="center", help="metric to plot (center, best, mean, ...)")
+    return parser
+
+
+def _renders(source: ReplaySource) -> tuple[str | None, float]:
+    """(why the task cannot give rgb_array frames, or None; the env's frame rate)."""
+    env = make_env(source.task)
+    modes, fps = env.metadata.get("render_modes", []), float(env.metadata.get("render_fps") or 10)
+    env.close()
+    if "rgb_array" not in modes:
+        return "it has no rgb_array render mode", fps
+    env = make_env(source.task, "rgb_array")
+    try:
+        env.reset(seed=0)
+        frame = env.render()
+    except Exception as err:  # e.g. a renderer whose optional dependency (pygame) is missing
+        return f"rendering failed: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}", fps
+    finally:
+        env.close()
+    if not isinstance(frame, np.ndarray) or frame.ndim != 3:
+        return "its rgb_array render gave no image", fps
+    return None, fps
+
+
+def _index(source: ReplaySource, played: Replay, files: dict[str, Any], seed: int | None) -> dict[str, Any]:
+    """The replay's JSON index: what was played, what came out, and what each array holds."""
+    arrays = played.arrays
+    return {
+        "policy": source.name, "policy_kind": source.policy.spec.kind, "task": source.task.model_dump(mode="json"),
+        "episodes": "final evaluation" if seed is None else f"seed {seed} + i",
+        "seeds": arrays["seeds"].tolist(), "returns": arrays["returns"].tolist(), "lengths": arrays["lengths"].tolist(),
+        "mean_return": float(arrays["returns"].mean()), "reported_mean_return": source.reported_return,
+        "events": [{str(step): event for step, event in events.items()} for events in played.events],
+        "files": files, "arrays": {name: doc for name, doc in ARRAYS.items() if name in arrays},
+    }
+
+
+def run_replay(args: argparse.Namespace) -> None:
+    """Resolve, play, print and write; raises ReplayError or VideoSupportError for user mistakes."""
+    source = resolve(args.source, args.policy)
+    episodes = args.episodes if args.episodes is not None else source.final_episodes or 10
+    if episodes < 1 or args.traces < 0:
+        raise ReplayError(f"--episodes must be at least 1 and --traces at least 0, got {episodes} and {args.traces}")
+    seeds = (final_episode_seeds(source.run_seed, episodes)[0] if args.seed is None
+             else args.seed + np.arange(episodes, dtype=np.int64))
+    animation = args.gif or args.mp4
+    why_not, fps = _renders(source) if animation else (None, 0.0)
+    if why_not:
+        print(f"warning: no animation: {source.task.id}: {why_not}", file=sys.stderr)
+        animation = None
+    played = replay(source.policy, source.task, seeds, frames=animation is not None)
+    arrays = played.arrays
+    for i, (seed, ret, length) in enumerate(zip(arrays["seeds"], arrays["returns"], arrays["lengths"])):
+        print(f"episode {i:>4}  seed {seed:>10}  return {ret:10.3f}  steps {length:>6}")
+    reported = "" if source.reported_return is None or args.seed is not None or episodes != source.final_episodes \
+        else f" (the run reported {source.reported_return:.3f})"
+    print(f"mean return {arrays['returns'].mean():.3f} over {episodes} episodes{reported}")
+
+    out = args.out or (args.source / "replays" if args.source.is_dir() else Path("replays"))
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"{source.name}-{'final' if args.seed is None else f'seed{args.seed}'}-{episodes}"
+    data = io.BytesIO()
+    np.savez_compressed(data, **arrays)
+    write_bytes(out / f"{stem}.npz", data.getvalue())
+    spec = source.policy.spec
+    traces = []
+    for i in range(min(args.traces, episodes)):
+        title = (f"{source.task.id} | {spec.kind} {spec.hidden}x{spec.layers} | {source.name} policy | episode {i} "
+                 f"(seed {arrays['seeds'][i]}) return {arrays['returns'][i]:.2f}")
+        traces.append(f"{stem}-memory-{i}.png")
+        plot_memory_trace(arrays, i, played.events[i], spec.kind, spec.discrete, title, out / traces[-1])
+    if animation:
+        images = annotated_frames(played.frames, arrays["rewards"])
+        (write_gif if args.gif else write_mp4)(animation, images, args.fps or fps)
+    files = {"trajectories": f"{stem}.npz", "memory_traces": traces, "animation": str(animation) if animation else None}
+    write_text(out / f"{stem}.json", json.dumps(_index(source, played, files, args.seed), indent=1) + "\n")
+    print(f"wrote {out / stem}.npz, .json, {len(traces)} memory trace(s)" + (f", {animation}" if animation else ""))
+
+
+def plot_main(argv: list[str]) -> int:
+    """The `plot` subcommand: one learning-curve PNG for the given runs."""
+    args = _plot_parser().parse_args(argv)
+    try:
+        plot_learning_curves(group_runs(args.runs), args.out, args.metric)
+    except (RunReadError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Exit 0 on success, 2 on a user mistake (one line on stderr)."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["plot"]:
+        return plot_main(argv[1:])
+    args = _parser().parse_args(argv)
+    try:
+        run_replay(args)
+    except (ReplayError, PolicyFileError, VideoSupportError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

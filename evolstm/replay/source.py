@@ -1,0 +1,77 @@
+"""What a replay plays: a policy (from a run directory by name, or any policy file) with the task it acts in and
+the episodes the run's final evaluation used; every user mistake becomes one ReplayError line."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pydantic
+
+from evolstm import config
+from evolstm.config import ConfigError, TaskConfig
+from evolstm.policy_files import PolicyFile, PolicyFileError, load_policy
+
+
+class ReplayError(ValueError):
+    """A replay that cannot start: missing run or policy, corrupt file, or a policy that does not fit the task."""
+
+
+@dataclass(frozen=True)
+class ReplaySource:
+    """A loaded policy, the task to play it in, and the run's seed, final-episode count and reported return."""
+
+    name: str
+    policy: PolicyFile
+    task: TaskConfig
+    run_seed: int
+    final_episodes: int
+    reported_return: float | None
+
+
+def resolve(source: Path, policy: str) -> ReplaySource:
+    """`source` is a run directory (policy: an exported name or a file path) or a policy file on its own."""
+    try:
+        if source.is_dir():
+            return _from_run(source, policy)
+        if source.is_file():
+            return _from_file(source)
+    except (ConfigError, PolicyFileError) as err:
+        raise ReplayError(str(err)) from None
+    raise ReplayError(f"{source}: no such run directory or policy file")
+
+
+def _from_run(run: Path, policy: str) -> ReplaySource:
+    experiment = config.load(run / "config.yaml")
+    path = Path(policy)
+    if path.suffix != ".safetensors":
+        path = run / "policies" / f"{policy}.safetensors"
+        if not path.is_file():
+            have = ", ".join(sorted(p.stem for p in (run / "policies").glob("*.safetensors"))) or "none"
+            raise ReplayError(f"{run}: no policy named {policy!r} (exported: {have}; or give a .safetensors path)")
+    loaded = load_policy(path)
+    trained_on = loaded.info.get("task", {}).get("id", experiment.task.id)
+    if trained_on != experiment.task.id:
+        raise ReplayError(f"{path}: trained on {trained_on}, but {run} is a run of {experiment.task.id}")
+    reported = None
+    try:
+        reported = json.loads((run / "summary.json").read_text())["final_evaluation"][path.stem]["mean_return"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # an interrupted run or a foreign policy file has no reported return
+    return ReplaySource(
+        path.stem, loaded, experiment.task, experiment.seed, experiment.evaluation.final_episodes, reported
+    )
+
+
+def _from_file(path: Path) -> ReplaySource:
+    loaded = load_policy(path)
+    try:
+        task = TaskConfig.model_validate(loaded.info["task"])
+    except (KeyError, TypeError):
+        raise ReplayError(f"{path}: its metadata names no task; replay it from its run directory") from None
+    except pydantic.ValidationError as err:
+        raise ReplayError(f"{path}: the task in its metadata is not valid here ({err.errors()[0]['msg']})") from None
+    return ReplaySource(
+        path.stem, loaded, task, int(loaded.info.get("seed", 0)), int(loaded.info.get("final_episodes", 10)), None
+    )

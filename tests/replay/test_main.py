@@ -1,0 +1,191 @@
+"""python -m evolstm.replay: files that are there and right, the run's reported return reproduced, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import gymnasium
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from evolstm.normalization import ObsNorm
+from evolstm.policies import Policy, PolicySpec
+from evolstm.policy_files import save_policy
+from evolstm.replay.__main__ import main
+from evolstm.run import train
+from tests.conftest import make_experiment
+
+RUNS = {
+    "es-local": {"evaluation": {"final_episodes": 6}},
+    "es-batched": {"evaluation": {"backend": "batched", "final_episodes": 6}},
+    "reinforce": {"trainer": {"kind": "reinforce", "episodes": 4, "iterations": 2}, "evaluation": {"final_episodes": 6}},
+}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """One tiny finished run per trainer/backend (T-maze length 3, 6 final episodes)."""
+    out = tmp_path_factory.mktemp("runs")
+    return {
+        name: train(make_experiment(name=name, **sections), out, quiet=True).path
+        for name, sections in RUNS.items()
+    }
+
+
+def _index(folder: Path) -> dict:
+    (path,) = folder.glob("*.json")
+    return json.loads(path.read_text())
+
+
+@pytest.mark.parametrize("run_name", list(RUNS))
+def test_replay_writes_right_files_and_reproduces_the_reported_return(
+    runs: dict[str, Path], run_name: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    run = runs[run_name]
+    summary = json.loads((run / "summary.json").read_text())
+    for policy, reported in summary["final_evaluation"].items():
+        out, gif = tmp_path / policy, tmp_path / f"{policy}.gif"
+        assert main([str(run), "--policy", policy, "--out", str(out), "--gif", str(gif), "--traces", "2"]) == 0
+        shown = capsys.readouterr().out.splitlines()
+        assert len(shown) == 6 + 2 and f"(the run reported {reported['mean_return']:.3f})" in shown[-2]
+        index = _index(out)
+        assert index["mean_return"] == reported["mean_return"] == index["reported_mean_return"]
+        arrays = np.load(out / index["files"]["trajectories"])
+        np.testing.assert_array_equal(arrays["returns"], index["returns"])
+        lengths = arrays["lengths"]
+        assert arrays["observations"].shape == (6, lengths.max() + 1, 3)
+        assert arrays["cell"].shape == arrays["forget_gate"].shape == (6, lengths.max(), 1, 4)
+        with Image.open(gif) as animation:
+            assert animation.n_frames == int((lengths + 1).sum())
+        for name in index["files"]["memory_traces"]:
+            with Image.open(out / name) as figure:
+                assert figure.format == "PNG" and figure.width > 500
+        assert len(index["files"]["memory_traces"]) == 2 and index["events"][0]["0"] == "cue"
+
+
+def test_same_arguments_same_replay(runs: dict[str, Path], tmp_path: Path) -> None:
+    run = runs["es-local"]
+    for out in ("a", "b"):
+        assert main([str(run), "--seed", "7", "--episodes", "3", "--out", str(tmp_path / out)]) == 0
+    first, second = np.load(tmp_path / "a/best-seed7-3.npz"), np.load(tmp_path / "b/best-seed7-3.npz")
+    assert sorted(first.files) == sorted(second.files)
+    for name in first.files:
+        np.testing.assert_array_equal(first[name], second[name], err_msg=name)
+    np.testing.assert_array_equal(first["seeds"], [7, 8, 9])
+
+
+def test_a_policy_file_on_its_own_replays_the_runs_episodes(runs: dict[str, Path], tmp_path: Path) -> None:
+    run = runs["reinforce"]
+    shared = tmp_path / "from-a-colleague.safetensors"
+    shutil.copy(run / "policies/final.safetensors", shared)
+    assert main([str(shared), "--out", str(tmp_path / "out")]) == 0
+    reported = json.loads((run / "summary.json").read_text())["final_evaluation"]["final"]["mean_return"]
+    assert _index(tmp_path / "out")["mean_return"] == reported
+
+
+def test_mp4(runs: dict[str, Path], tmp_path: Path) -> None:
+    av = pytest.importorskip("av")
+    video = tmp_path / "replay.mp4"
+    assert main([str(runs["es-local"]), "--episodes", "2", "--mp4", str(video), "--out", str(tmp_path)]) == 0
+    lengths = np.load(tmp_path / "best-final-2.npz")["lengths"]
+    with av.open(str(video)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == int((lengths + 1).sum())
+
+
+class Steer(gymnasium.Env):
+    """Follow a drifting target with a continuous action; no rendering at all."""
+
+    metadata = {"render_modes": []}
+    observation_space = gymnasium.spaces.Box(-1.0, 1.0, (2,), np.float32)
+    action_space = gymnasium.spaces.Box(-1.0, 1.0, (1,), np.float32)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
+        self.target = float(self.np_random.uniform(-1, 1))
+        return np.array([self.target, 0.0], np.float32), {}
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
+        reward = -abs(float(action[0]) - self.target)
+        self.target = float(np.clip(self.target + self.np_random.normal(0, 0.1), -1, 1))
+        return np.array([self.target, 1.0], np.float32), reward, False, False, {}
+
+
+gymnasium.register("Steer-v0", entry_point=Steer, max_episode_steps=10)
+
+
+def test_an_env_without_rgb_array_gets_trajectories_and_a_trace(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    run = train(make_experiment(task={"id": "Steer-v0", "kwargs": {}}, trainer={"generations": 1}), tmp_path,
+                quiet=True).path
+    gif = tmp_path / "none.gif"
+    assert main([str(run), "--gif", str(gif), "--episodes", "2"]) == 0
+    assert "warning: no animation: Steer-v0: it has no rgb_array render mode" in capsys.readouterr().err
+    assert not gif.exists()
+    index = _index(run / "replays")
+    assert index["files"]["animation"] is None and len(index["files"]["memory_traces"]) == 1
+    assert np.load(run / "replays" / index["files"]["trajectories"])["actions"].shape == (2, 10, 1)
+
+
+def _foreign_policy(path: Path, task: dict | None) -> str:
+    spec = PolicySpec("lstm", 4, 2, True, 4, 1)  # a masked-CartPole-sized policy
+    save_policy(path, spec, Policy(spec).flat(), ObsNorm.identity(4), {} if task is None else {"task": task})
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("missing", "no such run directory or policy file"),
+        ("unknown-name", "no policy named 'median' (exported: best, center"),
+        ("corrupt", "corrupt policy file"),
+        ("other-task", "trained on evolstm/MaskedCartPole-v0, but"),
+        ("wrong-sizes", "does not fit task evolstm/TMaze-v0"),
+        ("no-task", "its metadata names no task"),
+        ("zero-episodes", "--episodes must be at least 1"),
+    ],
+)
+def test_user_mistakes_give_one_line_and_exit_2(
+    runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture, case: str, message: str
+) -> None:
+    run = str(runs["es-local"])
+    corrupt = tmp_path / "corrupt.safetensors"
+    corrupt.write_bytes((runs["es-local"] / "policies/best.safetensors").read_bytes()[:100])
+    args = {
+        "missing": [str(tmp_path / "absent")],
+        "unknown-name": [run, "--policy", "median"],
+        "corrupt": [run, "--policy", str(corrupt)],
+        "other-task": [run, "--policy", _foreign_policy(tmp_path / "a.safetensors", {"id": "evolstm/MaskedCartPole-v0"})],
+        "wrong-sizes": [run, "--policy", _foreign_policy(tmp_path / "b.safetensors", {"id": "evolstm/TMaze-v0"})],
+        "no-task": [_foreign_policy(tmp_path / "c.safetensors", None)],
+        "zero-episodes": [run, "--episodes", "0"],
+    }[case]
+    assert main([*args, "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_plot_pools_seeds_into_one_figure(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    runs = [train(make_experiment(seed=seed), tmp_path / "runs", quiet=True).path for seed in (0, 1)]
+    figure = tmp_path / "curves.png"
+    assert main(["plot", *map(str, runs), "--out", str(figure)]) == 0
+    with Image.open(figure) as image:
+        assert image.format == "PNG"
+    assert main(["plot", str(tmp_path / "absent"), "--out", str(figure)]) == 2
+    assert "no such run directory" in capsys.readouterr().err
+
+
+def test_seed_is_what_changes_the_episodes(runs: dict[str, Path], tmp_path: Path) -> None:
+    run = str(runs["es-local"])
+    torch.manual_seed(0)  # replays must not depend on the global RNG either
+    assert main([run, "--seed", "1", "--episodes", "4", "--out", str(tmp_path / "a")]) == 0
+    torch.manual_seed(123)
+    np.random.seed(5)
+    assert main([run, "--seed", "1", "--episodes", "4", "--out", str(tmp_path / "b")]) == 0
+    a, b = np.load(tmp_path / "a/best-seed1-4.npz"), np.load(tmp_path / "b/best-seed1-4.npz")
+    np.testing.assert_array_equal(a["observations"], b["observations"])
