@@ -32,6 +32,11 @@ def write_bytes(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)  # make the rename itself durable (a power cut then keeps the new file, not neither)
+    finally:
+        os.close(folder)
 
 
 def write_text(path: Path, text: str) -> None:

@@ -6,14 +6,13 @@ REINFORCE: the current policy acting greedily) is plotted against generations, e
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from evolstm import config
+from evolstm import cli, config
 from evolstm.atomic import write_text
 from evolstm.config import ConfigError
 from evolstm.plots import plot_learning_curves
@@ -49,7 +48,7 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run each experiment (same --set overrides for all), then write comparison.{md,json,png}."""
-    parser = argparse.ArgumentParser(prog="python -m evolstm.compare", description=__doc__)
+    parser = cli.ArgumentParser(prog="python -m evolstm.compare", description=__doc__)
     parser.add_argument("experiments", type=Path, nargs="+", help="experiment YAML files")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
                         help="override a field in every experiment, e.g. --set seed=1")

@@ -206,6 +206,10 @@ class Experiment(_Strict):
     seed: Annotated[int, Field(ge=0)] = Field(default=0, description="Seeds everything: searcher, init and episodes.")
     threads: Annotated[int, Field(gt=0)] = Field(default=1, description="torch intra-op threads of this process.")
     log_every: Annotated[int, Field(gt=0)] = Field(default=10, description="Print progress every N generations.")
+    checkpoint_every: Annotated[int, Field(ge=0)] = Field(
+        default=10,
+        description="Checkpoint every N generations/iterations (and at the start and at exit); 0: start and exit only.",
+    )
     task: TaskConfig
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     trainer: Annotated[ESConfig | ReinforceConfig, Field(discriminator="kind")]
@@ -228,7 +232,7 @@ def _format(err: ValidationError) -> str:
         loc.append("kind")
         msg = f"must be one of {', '.join(TRAINER_KINDS)}"
     path = ".".join(str(p) for p in loc) or "<experiment>"
-    return f"{path}: {msg}"
+    return " ".join(f"{path}: {msg}".split())  # one line, whatever a validator's message holds
 
 
 def _set_path(data: dict[str, Any], assignment: str) -> None:
@@ -242,7 +246,10 @@ def _set_path(data: dict[str, Any], assignment: str) -> None:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
             raise ConfigError(f"--set {key}: {part!r} is not a section")
-    node[leaf] = yaml.safe_load(raw)
+    try:
+        node[leaf] = yaml.safe_load(raw)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"--set {key}: value {raw!r} is not valid YAML ({str(err).splitlines()[0]})") from None
 
 
 def from_dict(data: Any, overrides: tuple[str, ...] = ()) -> Experiment:
@@ -274,3 +281,14 @@ def load(path: str | Path, overrides: tuple[str, ...] = ()) -> Experiment:
 def to_dict(experiment: Experiment) -> dict[str, Any]:
     """The fully resolved experiment (defaults filled in), as plain data for the run directory."""
     return experiment.model_dump(mode="json")
+
+
+def flat_fields(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested config as one level of dotted keys, e.g. {"trainer.popsize": 32} (empty sections stay as values)."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict) and value:
+            flat.update(flat_fields(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat

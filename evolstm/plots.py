@@ -15,6 +15,7 @@ matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 
 from evolstm.atomic import write_bytes  # noqa: E402
+from evolstm.config import flat_fields  # noqa: E402
 from evolstm.runs import read_metrics  # noqa: E402
 
 Rows = list[dict[str, Any]]
@@ -40,25 +41,14 @@ def _read_run(run_dir: Path) -> tuple[dict[str, Any], Rows]:
     return config, rows
 
 
-def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested config as one level of dotted keys, e.g. {"trainer.popsize": 32}."""
-    flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, dict) and value:
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
 def _label(config: dict[str, Any], experiments: list[dict[str, Any]]) -> str:
     """The experiment name, plus the fields that differ among the experiments sharing that name."""
-    same_name = [_flatten(e) for e in experiments if e["name"] == config["name"]]
+    same_name = [flat_fields(e) for e in experiments if e["name"] == config["name"]]
     if len(same_name) == 1:
         return str(config["name"])
     keys = dict.fromkeys(key for flat in same_name for key in flat)
     differing = [key for key in keys if any(flat.get(key) != same_name[0].get(key) for flat in same_name)]
-    mine = _flatten(config)
+    mine = flat_fields(config)
     return f"{config['name']} (" + ", ".join(f"{key}={mine.get(key)}" for key in differing) + ")"
 
 

@@ -37,11 +37,27 @@ class RunDir:
     def metrics_path(self) -> Path:
         return self.path / "metrics.jsonl"
 
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.path / "checkpoint.pt"
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.yaml"
+
+    def keep_metrics(self, rows: int) -> None:
+        """Cut metrics.jsonl back to its first `rows` lines (those a checkpoint covers), in one atomic step."""
+        lines = self.metrics_path.read_text().splitlines(keepends=True) if self.metrics_path.exists() else []
+        complete = [line for line in lines[:rows] if line.endswith("\n")]
+        if len(complete) < rows:
+            raise ValueError(f"{self.metrics_path}: {len(complete)} complete rows, the checkpoint covers {rows}")
+        write_text(self.metrics_path, "".join(complete))
+
     def policy_path(self, name: str) -> Path:
         return self.path / "policies" / f"{name}.safetensors"
 
     def write_config(self, config: dict[str, Any]) -> None:
-        write_text(self.path / "config.yaml", yaml.safe_dump(config, sort_keys=False))
+        write_text(self.config_path, yaml.safe_dump(config, sort_keys=False))
 
     def append_metrics(self, row: dict[str, Any]) -> None:
         """One JSON line per generation, flushed at once so a crash loses at most the line being written."""
@@ -53,6 +69,9 @@ class RunDir:
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
-    """All metric rows of a run directory."""
+    """All complete metric rows of a run directory (a last line torn by a crash is left out)."""
     with open(Path(path) / "metrics.jsonl") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+        lines = handle.read().splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines.pop()
+    return [json.loads(line) for line in lines if line.strip()]

@@ -59,7 +59,7 @@ def test_missing_run_dir_is_a_run_read_error(tmp_path: Path) -> None:
 
 def test_corrupt_metrics_is_a_run_read_error_naming_the_run(tmp_path: Path) -> None:
     run = make_run(tmp_path / "broken", config(), rows([1.0]))
-    (run / "metrics.jsonl").write_text('{"generation": 0, "cent')
+    (run / "metrics.jsonl").write_text('{"generation": 0, "cent\n')  # a complete line that is not JSON
     with pytest.raises(RunReadError, match="broken: cannot read run") as caught:
         group_runs([run])
     assert "\n" not in str(caught.value)

@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 import yaml
 
+from evolstm import cli
 from evolstm.atomic import write_text
 
 #: the tasks `throughput` measures when none is given: velocity-free CartPole and a fixed-length task
@@ -20,7 +21,7 @@ DEFAULT_TASKS = [
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m evolstm.bench", description=__doc__)
+    parser = cli.ArgumentParser(prog="python -m evolstm.bench", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("throughput", help="env steps/s of local, batched and EvoTorch evaluation")
     run.add_argument("--task", help="Gymnasium id (default: masked CartPole and RepeatPrevious of length 200)")
@@ -47,8 +48,16 @@ def main(argv: list[str] | None = None) -> int:
     ray_scaling.add_argument("--generations", type=int, default=5, help="timed generations per path (median)")
     ray_scaling.add_argument("--threads", type=int, default=1)
     ray_scaling.add_argument("--out", type=Path, default=Path("bench-results/scaling.json"))
+    overhead = commands.add_parser("checkpoint", help="checkpoint overhead on an experiment (default: T-maze)")
+    overhead.add_argument("--experiment", type=Path, default=Path("experiments/tmaze-es.yaml"))
+    overhead.add_argument("--intervals", default="10,1,0", help="checkpoint_every values (10 is the default)")
+    overhead.add_argument("--repeats", type=int, default=3, help="runs per interval (median)")
+    overhead.add_argument("--threads", type=int, default=1)
+    overhead.add_argument("--out", type=Path, default=Path("bench-results/checkpoint.json"))
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.command == "checkpoint":
+        return _checkpoint(args)
     if args.command == "scale":
         return _scale(args)
     if args.command == "scaling":
@@ -106,6 +115,16 @@ def _scale(args: argparse.Namespace) -> int:
         mine = [r for r in rows if r["task"] == task["id"]]
         peak = max(mine, key=lambda r: r["env_steps_per_s"])
         print(f"{task['id']}: peak {peak['env_steps_per_s']:,.0f} env steps/s at population {peak['popsize']}")
+    return _write(rows, args.out)
+
+
+def _checkpoint(args: argparse.Namespace) -> int:
+    from evolstm.bench.checkpointing import checkpoint_overhead, format_table
+
+    rows = checkpoint_overhead(args.experiment, [int(i) for i in args.intervals.split(",")], args.repeats)
+    print(f"{args.experiment}: medians of {args.repeats} runs; the experiment's own threads setting "
+          f"({rows[0]['threads']} torch thread)")
+    print(format_table(rows))
     return _write(rows, args.out)
 
 

@@ -47,10 +47,10 @@ import time
 from typing import Any
 
 import torch
-
-import evolstm.tasks  # noqa: F401  (registers the evolstm/... Gymnasium ids before EvoTorch makes envs)
 from evotorch.neuroevolution import GymNE, VecGymNE  # at import time: importing evotorch sets its logger to INFO
 from evotorch.neuroevolution.net.vecrl import SyncVectorEnv
+
+import evolstm.tasks  # noqa: F401  (registers the evolstm/... Gymnasium ids before EvoTorch makes envs)
 
 __all__ = ["evotorch_throughput", "network_string"]
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from evolstm import cli
 from evolstm.atomic import write_bytes, write_text
 from evolstm.environment import make_env
 from evolstm.plots import RunReadError, group_runs, plot_learning_curves
@@ -30,7 +31,7 @@ from evolstm.seeding import final_episode_seeds
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m evolstm.replay", description=__doc__,
+    parser = cli.ArgumentParser(prog="python -m evolstm.replay", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("source", type=Path, help="a run directory, or a policy file (.safetensors) on its own")
     parser.add_argument("--policy", default="best", help="exported policy name (best, center, final) or a file path")
@@ -47,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _plot_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m evolstm.replay plot", description="Learning curves of runs; "
+    parser = cli.ArgumentParser(prog="python -m evolstm.replay plot", description="Learning curves of runs; "
                                      "runs of one experiment that differ only in seed are pooled (mean, min-max band).")
     parser.add_argument("runs", type=Path, nargs="+", help="run directories")
     parser.add_argument("--out", type=Path, default=Path("learning-curves.png"), help="PNG file to write")

@@ -69,7 +69,8 @@ def plot_memory_trace(
     axes[2, 1].axis("off")
     for row, (name, label, limits) in enumerate(state_panels, start=3):
         values = arrays[name][episode, :steps]  # [T, L, H]
-        heatmap(row, values.reshape(steps, -1).T, f"{label}\n(unit)", limits, "RdBu_r" if limits != (0, 1) else "viridis")
+        cmap = "viridis" if limits == (0, 1) else "RdBu_r"
+        heatmap(row, values.reshape(steps, -1).T, f"{label}\n(unit)", limits, cmap)
         for layer in range(1, values.shape[1]):
             axes[row, 0].axhline(layer * values.shape[2] - 0.5, color="white", linewidth=1)
     for step, event in sorted(events.items()):

@@ -8,10 +8,9 @@ starts bit-identically to the scalar env after ``reset(seed=s)``.
 
 from typing import Any, Sequence
 
+import gymnasium as gym
 import numpy as np
 import torch
-
-import gymnasium as gym
 from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space

@@ -3,10 +3,9 @@
 import math
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import torch
-
-import gymnasium as gym
 from gymnasium import spaces
 from gymnasium.envs.classic_control.cartpole import CartPoleEnv
 from gymnasium.envs.classic_control.utils import maybe_parse_reset_bounds

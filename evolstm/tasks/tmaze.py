@@ -2,10 +2,9 @@
 
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import torch
-
-import gymnasium as gym
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 

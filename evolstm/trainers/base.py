@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from evolstm.config import Experiment
@@ -21,8 +22,14 @@ class Exported:
     norm: ObsNorm
 
 
+class DivergedError(RuntimeError):
+    """Training cannot go on: e.g. every member of a generation returned a non-finite return."""
+
+
 class Trainer:
     """A training loop cut into steps (ES generations, REINFORCE iterations); `step` returns that step's metrics."""
+
+    STEP = "generation"  # what a step is called in messages
 
     def __init__(self, experiment: Experiment, evaluator: Evaluator, obs_dim: int) -> None:
         self.seed = experiment.seed
@@ -38,6 +45,7 @@ class Trainer:
         self._stop_at = experiment.trainer.stop_at
         self._reached = False
         self.best: tuple[float, Exported] | None = None  # highest return noted so far, and its policy
+        self.warnings: list[str] = []  # what went wrong but was handled (non-finite returns...); the run prints them
 
     @property
     def progress(self) -> float:
@@ -67,6 +75,9 @@ class Trainer:
         results = self.evaluator.evaluate(params.unsqueeze(0), seeds, self.norm)
         self.env_steps += results.env_steps
         value = float(results.returns.mean())
+        if not np.isfinite(value):
+            self.warnings.append(f"{self.STEP} {self.generation}: the current policy's greedy return is {value}")
+            return None
         self.check_stop(value)
         return value
 
@@ -80,7 +91,52 @@ class Trainer:
             self.best = (value, Exported(params.detach().clone(), self.norm))
 
     def update_norm(self, seen: ObsStats) -> None:
-        """Fold a step's observations into the normalizer used from the next step on (if obs_norm is on)."""
-        if self.obs_norm:
-            self.stats = self.stats + seen
-            self.norm = ObsNorm.from_stats(self.stats)
+        """Fold a step's observations into the normalizer used from the next step on (if obs_norm is on);
+        non-finite observations are left out with a warning rather than poisoning every later normalization."""
+        if not self.obs_norm:
+            return
+        if not (np.isfinite(seen.total).all() and np.isfinite(seen.total_sq).all()):
+            self.warnings.append(f"{self.STEP} {self.generation}: non-finite observations; normalizer not updated")
+            return
+        self.stats = self.stats + seen
+        self.norm = ObsNorm.from_stats(self.stats)
+
+    def state_dict(self) -> dict[str, Any]:
+        """What a resumed run continues from, at a step boundary: counters, normalizer, stop flag, best policy."""
+        best = None
+        if self.best is not None:
+            value, exported = self.best
+            best = {"value": value, "params": exported.params, **_norm_state(exported.norm)}
+        return {
+            "generation": self.generation, "env_steps": self.env_steps, "reached": self._reached,
+            "stop_at": self._stop_at, "best": best, **_norm_state(self.norm),
+            "stats": {"total": torch.from_numpy(self.stats.total), "total_sq": torch.from_numpy(self.stats.total_sq),
+                      "count": self.stats.count},
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Inverse of state_dict; a stop flag set under a different stop_at is cleared (the new goal decides)."""
+        self.generation, self.env_steps = state["generation"], state["env_steps"]
+        self._reached = state["reached"] and state["stop_at"] == self._stop_at
+        stats = state["stats"]
+        self.stats = ObsStats(stats["total"].numpy(), stats["total_sq"].numpy(), stats["count"])
+        self.norm = _norm_from(state)
+        best = state["best"]
+        self.best = None if best is None else (best["value"], Exported(best["params"], _norm_from(best)))
+
+
+def finite_summary(values: np.ndarray) -> dict[str, float | None]:
+    """Best, mean, median and worst of the finite entries (None where there are none)."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return {"best": None, "mean": None, "median": None, "worst": None}
+    return {"best": float(finite.max()), "mean": float(finite.mean()), "median": float(np.median(finite)),
+            "worst": float(finite.min())}
+
+
+def _norm_state(norm: ObsNorm) -> dict[str, Any]:
+    return {"norm_mean": torch.from_numpy(np.asarray(norm.mean)), "norm_std": torch.from_numpy(np.asarray(norm.std))}
+
+
+def _norm_from(state: dict[str, Any]) -> ObsNorm:
+    return ObsNorm(state["norm_mean"].numpy(), state["norm_std"].numpy())

@@ -23,7 +23,8 @@ from evolstm.config import ConfigError, ESConfig, Experiment
 from evolstm.evaluation import Evaluator
 from evolstm.normalization import ObsStats
 from evolstm.seeding import episode_seeds
-from evolstm.trainers.base import Exported, Trainer
+from evolstm.trainers.base import DivergedError, Exported, Trainer, finite_summary
+from evolstm.trainers.searcher_state import capture_searcher, restore_searcher
 
 logging.getLogger("evotorch").setLevel(logging.WARNING)  # its INFO lines (dtype, device, actors) are noise to users
 
@@ -123,13 +124,25 @@ class ESTrainer(Trainer):
         fitness = results.returns.mean(axis=1)
         self.env_steps += results.env_steps
         self._pending = self._pending + results.obs_stats
+        self._last = {**finite_summary(fitness), "nonfinite": int((~np.isfinite(fitness)).sum())}
+        fitness = self._worst_for_nonfinite(fitness)
         top = int(np.argmax(fitness))
         self.note_best(float(fitness[top]), values[top])
-        self._last = {
-            "best": float(fitness.max()), "mean": float(fitness.mean()), "median": float(np.median(fitness)),
-            "worst": float(fitness.min()),
-        }
         return fitness
+
+    def _worst_for_nonfinite(self, fitness: np.ndarray) -> np.ndarray:
+        """Members with a NaN or infinite return get the generation's worst finite fitness (reported as a warning),
+        so that nothing non-finite reaches the search distribution; a generation with none finite stops the run."""
+        bad = np.flatnonzero(~np.isfinite(fitness))
+        if bad.size == 0:
+            return fitness
+        if bad.size == fitness.size:
+            raise DivergedError(f"{self.STEP} {self.generation}: every member's return is non-finite ({fitness[0]})")
+        shown = ", ".join(f"{i} ({fitness[i]})" for i in bad[:5]) + (" ..." if bad.size > 5 else "")
+        self.warnings.append(
+            f"{self.STEP} {self.generation}: non-finite returns from members {shown}; treated as the worst fitness"
+        )
+        return np.where(np.isfinite(fitness), fitness, fitness[np.isfinite(fitness)].min())
 
     def center(self) -> torch.Tensor | None:
         """The search distribution's center (None for ga and cosyne, which keep no center)."""
@@ -155,6 +168,13 @@ class ESTrainer(Trainer):
         metrics["env_steps"] = self.env_steps
         metrics["step_time"] = time.perf_counter() - start
         return metrics
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "searcher": capture_searcher(self.searcher)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        restore_searcher(self.searcher, state["searcher"])
 
     def exports(self) -> dict[str, Exported]:
         """Policies to export: the best member seen and (where the searcher has one) the final center."""

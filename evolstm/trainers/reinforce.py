@@ -21,7 +21,7 @@ from evolstm.policies import Policy, PolicySpec, State
 from evolstm.rollout import Trajectories
 from evolstm.sampling import Sampling, distribution
 from evolstm.seeding import STREAMS, episode_seeds
-from evolstm.trainers.base import Exported, Trainer
+from evolstm.trainers.base import Exported, Trainer, finite_summary
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "rmsprop": torch.optim.RMSprop}
 
@@ -70,6 +70,8 @@ def returns_to_go(rewards: Tensor, discount: float, reward_to_go: bool) -> Tenso
 
 class ReinforceTrainer(Trainer):
     """One `step` = sample `episodes` episodes in parallel, one gradient update, greedy evaluation of the policy."""
+
+    STEP = "iteration"
 
     def __init__(self, experiment: Experiment, evaluator: Evaluator, spec: PolicySpec, init: Tensor) -> None:
         super().__init__(experiment, evaluator, spec.obs_dim)
@@ -150,12 +152,12 @@ class ReinforceTrainer(Trainer):
             metrics["value_loss"] = value_loss.item()
         return total, metrics
 
-    def step(self) -> dict[str, Any]:
-        """Collect, update once, evaluate the greedy policy."""
-        start = time.perf_counter()
-        batch, returns, steps = self.collect()
-        self.env_steps += steps
-        lr = self._learning_rate()
+    def update(self, batch: Trajectories, lr: float) -> dict[str, Any]:
+        """One gradient step on the batch, skipped (with a warning) where the rewards, loss or gradient are not
+        finite, so that no NaN reaches the weights, the optimizer's moments or the return statistics."""
+        if not torch.isfinite(batch.rewards).all():
+            self.warnings.append(f"{self.STEP} {self.generation}: non-finite rewards; update skipped")
+            return {"skipped": True}
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         loss, metrics = self.loss(batch)
@@ -163,12 +165,21 @@ class ReinforceTrainer(Trainer):
         loss.backward()
         max_norm = self.cfg.max_grad_norm or math.inf
         grad_norm = float(nn.utils.clip_grad_norm_(self.model.parameters(), max_norm))
-        if math.isfinite(grad_norm):
+        skipped = not (math.isfinite(loss.item()) and math.isfinite(grad_norm))
+        if skipped:
+            self.warnings.append(f"{self.STEP} {self.generation}: non-finite loss or gradient; update skipped")
+        else:
             self.optimizer.step()
+        return {**metrics, "grad_norm": grad_norm if math.isfinite(grad_norm) else None, "skipped": skipped}
+
+    def step(self) -> dict[str, Any]:
+        """Collect, update once, evaluate the greedy policy."""
+        start = time.perf_counter()
+        batch, returns, steps = self.collect()
+        self.env_steps += steps
+        lr = self._learning_rate()
         row: dict[str, Any] = {
-            "generation": self.generation, "best": float(returns.max()), "mean": float(returns.mean()),
-            "median": float(np.median(returns)), "worst": float(returns.min()), **metrics,
-            "grad_norm": grad_norm, "lr": lr,
+            "generation": self.generation, **finite_summary(returns), **self.update(batch, lr), "lr": lr,
         }
         std = self.action_std()
         if std is not None:
@@ -181,6 +192,19 @@ class ReinforceTrainer(Trainer):
         row["env_steps"] = self.env_steps
         row["step_time"] = time.perf_counter() - start
         return row
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            **super().state_dict(), "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "return_mean": self.return_mean, "return_std": self.return_std, "returns_seen": self._returns_seen,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.return_mean, self.return_std = state["return_mean"], state["return_std"]
+        self._returns_seen = state["returns_seen"]
 
     def exports(self) -> dict[str, Exported]:
         """The policy as trained (final) and the one whose greedy evaluation was highest (best)."""

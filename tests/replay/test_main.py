@@ -22,7 +22,9 @@ from tests.conftest import make_experiment
 RUNS = {
     "es-local": {"evaluation": {"final_episodes": 6}},
     "es-batched": {"evaluation": {"backend": "batched", "final_episodes": 6}},
-    "reinforce": {"trainer": {"kind": "reinforce", "episodes": 4, "iterations": 2}, "evaluation": {"final_episodes": 6}},
+    "reinforce": {
+        "trainer": {"kind": "reinforce", "episodes": 4, "iterations": 2}, "evaluation": {"final_episodes": 6},
+    },
 }
 
 
@@ -159,7 +161,9 @@ def test_user_mistakes_give_one_line_and_exit_2(
         "missing": [str(tmp_path / "absent")],
         "unknown-name": [run, "--policy", "median"],
         "corrupt": [run, "--policy", str(corrupt)],
-        "other-task": [run, "--policy", _foreign_policy(tmp_path / "a.safetensors", {"id": "evolstm/MaskedCartPole-v0"})],
+        "other-task": [
+            run, "--policy", _foreign_policy(tmp_path / "a.safetensors", {"id": "evolstm/MaskedCartPole-v0"}),
+        ],
         "wrong-sizes": [run, "--policy", _foreign_policy(tmp_path / "b.safetensors", {"id": "evolstm/TMaze-v0"})],
         "no-task": [_foreign_policy(tmp_path / "c.safetensors", None)],
         "zero-episodes": [run, "--episodes", "0"],

@@ -1,0 +1,61 @@
+"""Trainer state: for every searcher and for REINFORCE, a state saved through a checkpoint file (loaded in torch's
+weights-only mode) continues exactly as the uninterrupted trainer does, bit for bit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from evolstm.checkpoints import load_checkpoint, save_checkpoint
+from evolstm.config import ES_ALGORITHMS
+from evolstm.evaluation import make_evaluator
+from evolstm.policies import Policy
+from evolstm.resume import restore_run, run_state
+from evolstm.run import policy_spec
+from evolstm.trainers import Trainer, make_trainer
+from tests.conftest import make_experiment
+
+TRAINERS: dict[str, dict[str, Any]] = {
+    **{f"es-{algorithm}": {"trainer": {"algorithm": algorithm, "generations": 6}} for algorithm in ES_ALGORITHMS},
+    "es-obs-norm": {"trainer": {"generations": 6}, "policy": {"obs_norm": True}},
+    "reinforce-value": {"trainer": {"kind": "reinforce", "episodes": 6, "iterations": 6, "baseline": "value"}},
+    "reinforce-box-learned-std": {
+        "task": {"id": "Pendulum-v1", "kwargs": {}, "max_episode_steps": 12},
+        "trainer": {"kind": "reinforce", "episodes": 4, "iterations": 6, "learn_std": True, "optimizer": "rmsprop"},
+        "policy": {"obs_norm": True},
+    },
+}
+
+
+def _trainer(sections: dict[str, Any]) -> Trainer:
+    experiment = make_experiment(**sections)
+    spec = policy_spec(experiment)
+    torch.manual_seed(experiment.seed)
+    return make_trainer(experiment, make_evaluator(experiment, spec), spec, Policy(spec).flat())
+
+
+def _without_timing(row: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in row.items() if key != "step_time"}
+
+
+@pytest.mark.parametrize("name", list(TRAINERS))
+def test_a_saved_state_continues_exactly(name: str, tmp_path: Path) -> None:
+    original = _trainer(TRAINERS[name])
+    for _ in range(3):
+        original.step()
+    save_checkpoint(tmp_path / "checkpoint.pt", run_state(original, metrics_rows=3, wall_time=1.5))
+    expected = [_without_timing(original.step()) for _ in range(3)]
+
+    state = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert state["metrics_rows"] == 3 and state["wall_time"] == 1.5
+    resumed = _trainer(TRAINERS[name])
+    torch.manual_seed(12345)  # whatever the global generators did since, the checkpoint's state is put back
+    restore_run(resumed, state)
+    assert resumed.generation == 3
+    assert [_without_timing(resumed.step()) for _ in range(3)] == expected
+    for key, exported in original.exports().items():
+        assert torch.equal(resumed.exports()[key].params, exported.params), key
+        assert (resumed.exports()[key].norm.mean == exported.norm.mean).all()
