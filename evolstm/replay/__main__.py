@@ -23,7 +23,13 @@ from evolstm.atomic import write_bytes, write_text
 from evolstm.environment import make_env
 from evolstm.plots import RunReadError, group_runs, plot_learning_curves
 from evolstm.policy_files import PolicyFileError
-from evolstm.replay.animation import VideoSupportError, annotated_frames, write_gif, write_mp4
+from evolstm.replay.animation import (
+    VideoSupportError,
+    annotated_frames,
+    require_mp4_support,
+    write_gif,
+    write_mp4,
+)
 from evolstm.replay.memory_trace import plot_memory_trace
 from evolstm.replay.recording import ARRAYS, Replay, replay
 from evolstm.replay.source import ReplayError, ReplaySource, resolve
@@ -97,6 +103,8 @@ def run_replay(args: argparse.Namespace) -> None:
         raise ReplayError(f"--episodes must be at least 1 and --traces at least 0, got {episodes} and {args.traces}")
     seeds = (final_episode_seeds(source.run_seed, episodes)[0] if args.seed is None
              else args.seed + np.arange(episodes, dtype=np.int64))
+    if args.mp4:
+        require_mp4_support()
     animation = args.gif or args.mp4
     why_not, fps = _renders(source) if animation else (None, 0.0)
     if why_not:

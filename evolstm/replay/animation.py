@@ -45,12 +45,19 @@ def write_gif(path: Path, images: list[Image.Image], fps: float) -> None:
     write_bytes(path, data.getvalue())
 
 
-def write_mp4(path: Path, images: list[Image.Image], fps: float) -> None:
-    """An H.264 MP4 at `fps` frames per second (PyAV)."""
+def require_mp4_support() -> None:
+    """VideoSupportError unless PyAV can be imported (checked before a replay plays, not after)."""
     try:
-        import av
+        import av  # noqa: F401
     except ImportError:
         raise VideoSupportError('MP4 output needs PyAV: pip install "evolstm[video]" (or use --gif)') from None
+
+
+def write_mp4(path: Path, images: list[Image.Image], fps: float) -> None:
+    """An H.264 MP4 at `fps` frames per second (PyAV)."""
+    require_mp4_support()
+    import av
+
     data = io.BytesIO()
     with av.open(data, "w", format="mp4") as container:
         stream = container.add_stream("h264", rate=max(1, round(fps)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import gymnasium
@@ -117,6 +118,16 @@ class Steer(gymnasium.Env):
 
 
 gymnasium.register("Steer-v0", entry_point=Steer, max_episode_steps=10)
+
+
+def test_mp4_without_pyav_fails_before_playing(
+    runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "av", None)  # as if PyAV were not installed
+    assert main([str(runs["es-local"]), "--mp4", str(tmp_path / "x.mp4"), "--out", str(tmp_path / "out")]) == 2
+    shown = capsys.readouterr()
+    assert shown.err == 'error: MP4 output needs PyAV: pip install "evolstm[video]" (or use --gif)\n'
+    assert shown.out == "" and not (tmp_path / "out").exists()
 
 
 def test_an_env_without_rgb_array_gets_trajectories_and_a_trace(
