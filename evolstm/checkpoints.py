@@ -36,7 +36,8 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     try:
         state = torch.load(path, weights_only=True, map_location="cpu")
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, KeyError, TypeError) as err:
-        raise CheckpointError(f"{path}: corrupt checkpoint ({str(err).splitlines()[0][:200]})") from None
+        reason = (str(err).splitlines() or [type(err).__name__])[0][:200]
+        raise CheckpointError(f"{path}: corrupt checkpoint ({reason})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         found = state.get("format") if isinstance(state, dict) else type(state).__name__
         raise CheckpointError(f"{path}: not an evolstm checkpoint (format {found!r})")

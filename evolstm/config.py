@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -22,7 +23,7 @@ class ConfigError(ValueError):
 class _Strict(BaseModel):
     """Base for every section: unknown keys and silent type coercion are rejected."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
 class TaskConfig(_Strict):
@@ -86,6 +87,15 @@ class ESConfig(_Strict):
         default=0.1, description="Initial search spread (Gaussian stdev, or mutation stdev for ga/cosyne)."
     )
     options: dict[str, Any] = Field(default_factory=dict, description="Further keyword arguments for the searcher.")
+
+    @field_validator("options")
+    @classmethod
+    def _finite_options(cls, options: dict[str, Any]) -> dict[str, Any]:
+        """A NaN or infinite option (a learning rate, say) would spread into the search distribution."""
+        for key, value in options.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"option {key} must be a finite number, got {value}")
+        return options
 
     @property
     def budget(self) -> int | None:
@@ -203,7 +213,9 @@ class Experiment(_Strict):
     name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9._-]+$")] = Field(
         description="Run name; the run directory is named after it."
     )
-    seed: Annotated[int, Field(ge=0)] = Field(default=0, description="Seeds everything: searcher, init and episodes.")
+    seed: Annotated[int, Field(ge=0, lt=2**32)] = Field(
+        default=0, description="Seeds everything: searcher, init and episodes."
+    )
     threads: Annotated[int, Field(gt=0)] = Field(default=1, description="torch intra-op threads of this process.")
     log_every: Annotated[int, Field(gt=0)] = Field(default=10, description="Print progress every N generations.")
     checkpoint_every: Annotated[int, Field(ge=0)] = Field(
@@ -271,6 +283,8 @@ def load(path: str | Path, overrides: tuple[str, ...] = ()) -> Experiment:
         text = path.read_text()
     except OSError as err:
         raise ConfigError(f"{path}: cannot read experiment file ({err.strerror or err})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text (UTF-8) file") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:

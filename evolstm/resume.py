@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 from evolstm import config
 from evolstm.checkpoints import rng_state, save_checkpoint, set_rng_state
 from evolstm.config import ConfigError, Experiment
+from evolstm.runs import RunDir
 from evolstm.trainers import Trainer
 
 #: Fields a resume may change with --allow-change: the budget and where/how verbosely the run runs. Everything else
@@ -26,15 +26,27 @@ def config_changes(stored: Experiment, new: Experiment) -> dict[str, tuple[Any, 
     return {key: (old_flat.get(key), new_flat.get(key)) for key in keys if old_flat.get(key) != new_flat.get(key)}
 
 
-def check_changes(changes: dict[str, tuple[Any, Any]], allow: bool) -> None:
+def unsafe_changes(stored: Experiment, changes: dict[str, tuple[Any, Any]]) -> list[str]:
+    """The changed fields that would make the continued run a different one. Moving a run to another cluster is
+    safe unless it is REINFORCE on Ray with `workers: auto`: its episodes are sampled per worker share."""
+    safe = set(SAFE_TO_CHANGE)
+    evaluation = stored.evaluation
+    if stored.trainer.kind == "reinforce" and evaluation.backend == "ray" and evaluation.workers == "auto":
+        safe -= {"ray.address", "ray.num_cpus"}
+    return [key for key in changes if key not in safe]
+
+
+def check_changes(stored: Experiment, new: Experiment, allow: bool) -> None:
     """ConfigError naming the changed fields unless all are safe and `allow` is set."""
+    changes = config_changes(stored, new)
     if not changes:
         return
     listed = ", ".join(f"{key} ({old!r} -> {new!r})" for key, (old, new) in changes.items())
-    unsafe = [key for key in changes if key not in SAFE_TO_CHANGE]
+    unsafe = unsafe_changes(stored, changes)
     if unsafe:
         raise ConfigError(
-            f"cannot resume with a changed config: {listed}; only {', '.join(SAFE_TO_CHANGE)} may change on resume"
+            f"cannot resume with a changed config: {listed}; {', '.join(unsafe)} cannot change on resume "
+            f"(only the budget, log/checkpoint intervals and the Ray address/size may)"
         )
     if not allow:
         raise ConfigError(f"the config differs from the run's: {listed}; pass --allow-change to resume with it")
@@ -54,13 +66,15 @@ def restore_run(trainer: Trainer, state: dict[str, Any]) -> None:
 class Checkpoints:
     """Writes the run's checkpoint every `every` steps and when asked; counts writes and the time they take."""
 
-    def __init__(self, path: Path, every: int) -> None:
-        self.path, self.every = path, every
+    def __init__(self, run: RunDir, experiment: Experiment) -> None:
+        self.run, self.every, self.config = run, experiment.checkpoint_every, config.to_dict(experiment)
         self.writes, self.seconds, self.generation = 0, 0.0, None
 
     def save(self, trainer: Trainer, metrics_rows: int, wall_time: float) -> None:
         start = time.perf_counter()
-        save_checkpoint(self.path, run_state(trainer, metrics_rows, wall_time))
+        self.run.sync_metrics()  # the rows the checkpoint counts must be on disk before it is
+        state = {**run_state(trainer, metrics_rows, wall_time), "config": self.config}
+        save_checkpoint(self.run.checkpoint_path, state)
         self.writes += 1
         self.seconds += time.perf_counter() - start
         self.generation = trainer.generation

@@ -21,7 +21,7 @@ from evolstm.environment import make_env
 from evolstm.evaluation import Evaluator, make_evaluator
 from evolstm.policies import Policy, PolicySpec
 from evolstm.policy_files import save_policy
-from evolstm.resume import Checkpoints, check_changes, config_changes, restore_run
+from evolstm.resume import Checkpoints, check_changes, config_changes, restore_run, unsafe_changes
 from evolstm.rollout import EpisodeError
 from evolstm.runs import RunDir
 from evolstm.seeding import final_episode_seeds
@@ -94,12 +94,18 @@ def _open_run(
     """(run directory, metric rows so far, seconds so far): a new run, or the resumed one brought back to its
     checkpoint (trainer state restored, metric rows after the checkpoint dropped)."""
     if resume is None:
-        run = RunDir.create(out_root, experiment.name)
+        try:
+            run = RunDir.create(out_root, experiment.name)
+        except OSError as err:
+            raise ConfigError(f"--out {out_root}: cannot make a run directory there ({err.strerror or err})") from None
         run.write_config(config.to_dict(experiment))
         return run, 0, 0.0
     run, rows = resume.run, resume.state["metrics_rows"]
-    restore_run(trainer, resume.state)
-    if not trainer.finished():
+    try:
+        restore_run(trainer, resume.state)
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as err:
+        raise CheckpointError(f"{run.checkpoint_path}: cannot restore the run from it ({err})") from None
+    if not (trainer.finished() and run.completed()):
         try:
             run.keep_metrics(rows)
         except (OSError, ValueError) as err:
@@ -146,13 +152,14 @@ def train(
     trainer: Trainer = make_trainer(experiment, evaluator, spec, init)
     try:
         run, rows, elapsed = _open_run(experiment, out_root, trainer, resume)
-    except CheckpointError:
+    except (CheckpointError, ConfigError):
         evaluator.close()
         raise
-    if resume is not None and trainer.finished():
+    if resume is not None and trainer.finished() and run.completed():
         evaluator.close()
-        stream.write(f"{run.path}: already finished at generation {trainer.generation}; to go on, raise the budget "
-                     "(e.g. --set trainer.generations=N --allow-change)\n")
+        budget = "generations" if experiment.trainer.kind == "es" else "iterations"
+        stream.write(f"{run.path}: already finished at {trainer.STEP} {trainer.generation}; to go on, raise the "
+                     f"budget (e.g. --set trainer.{budget}=N --allow-change)\n")
         return run
     if not quiet:
         where = f"resuming at generation {trainer.generation}" if resume else "run dir"
@@ -160,7 +167,7 @@ def train(
             f"evolstm: {experiment.name} | {experiment.task.id} | {spec.kind} ({init.numel():,} parameters) | "
             f"{_trainer_label(experiment)} | {where} {run.path}\n"
         )
-    checkpoints = Checkpoints(run.checkpoint_path, experiment.checkpoint_every)
+    checkpoints = Checkpoints(run, experiment)
     if resume is None:
         checkpoints.save(trainer, rows, elapsed)
     else:
@@ -184,7 +191,7 @@ def train(
                 checkpoints.save_periodic(trainer, rows, time.perf_counter() - start)
             stopped = stop.signum
         except KeyboardInterrupt:  # a second signal: stop now; the state is mid-step, the last checkpoint stays
-            stopped, mid_step = signal.SIGINT, True
+            stopped, mid_step = stop.last or signal.SIGINT, True
         except (EpisodeError, DivergedError) as err:  # the env or the training failed: keep what the run has
             failure, mid_step = err, True
     wall = time.perf_counter() - start
@@ -221,8 +228,16 @@ def _resume_target(args: argparse.Namespace) -> tuple[Experiment, Resume]:
     stored = config.load(run.config_path)
     source = args.experiment or run.config_path
     experiment = config.load(source, tuple(args.overrides)) if args.experiment or args.overrides else stored
-    check_changes(config_changes(stored, experiment), args.allow_change)
-    return experiment, Resume(run, load_checkpoint(run.checkpoint_path))
+    check_changes(stored, experiment, args.allow_change)
+    state = load_checkpoint(run.checkpoint_path)
+    try:
+        written_by = config.from_dict(state["config"])
+    except (KeyError, ConfigError):
+        raise CheckpointError(f"{run.checkpoint_path}: does not say which run wrote it") from None
+    foreign = unsafe_changes(stored, config_changes(stored, written_by))
+    if foreign:
+        raise CheckpointError(f"{run.checkpoint_path}: written by a different run ({', '.join(foreign)} differ)")
+    return experiment, Resume(run, state)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,23 @@ class RunDir:
     @property
     def config_path(self) -> Path:
         return self.path / "config.yaml"
+
+    def sync_metrics(self) -> None:
+        """Make the metric rows written so far durable (before a checkpoint that counts them)."""
+        if self.metrics_path.exists():
+            handle = os.open(self.metrics_path, os.O_RDONLY)
+            try:
+                os.fsync(handle)
+            finally:
+                os.close(handle)
+
+    def completed(self) -> bool:
+        """Whether the run wrote its summary after finishing (not stopped, not failed)."""
+        try:
+            summary = json.loads((self.path / "summary.json").read_text())
+            return not summary["interrupted"] and summary["error"] is None
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
 
     def keep_metrics(self, rows: int) -> None:
         """Cut metrics.jsonl back to its first `rows` lines (those a checkpoint covers), in one atomic step."""

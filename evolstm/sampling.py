@@ -35,6 +35,8 @@ class Sampling:
         def act(out: Tensor) -> tuple[Tensor, Tensor]:
             if spec.discrete:
                 probs = torch.softmax(out, dim=-1).reshape(-1, out.shape[-1])
+                broken = ~torch.isfinite(probs).all(dim=-1, keepdim=True)  # e.g. from a NaN observation: act at
+                probs = torch.where(broken, 1.0 / probs.shape[-1], probs)  # random; the update is then skipped
                 action = torch.multinomial(probs, 1, generator=generator).reshape(out.shape[:-1])
                 return action, action
             raw = out + std * torch.randn(out.shape, generator=generator, device=out.device)

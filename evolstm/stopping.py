@@ -20,13 +20,16 @@ class RunStopped(Exception):
 
 
 class StopRequests:
-    """While active, records the first stop signal in `signum` and turns a second one into KeyboardInterrupt."""
+    """While active, records the first stop signal in `signum` and turns a second one into KeyboardInterrupt
+    (its number in `last`)."""
 
     def __init__(self) -> None:
         self.signum: int | None = None
+        self.last: int | None = None
         self._previous: dict[int, object] = {}
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.last = signum
         if self.signum is not None:
             raise KeyboardInterrupt
         self.signum = signum

@@ -47,6 +47,11 @@ BAD = [
     ({"evaluation": {"episodes": 0}}, "evaluation.episodes: Input should be greater than 0"),
     ({"seed": 1.5}, "seed: Input should be a valid integer"),
     ({"colour": "red"}, "colour: unknown key"),
+    ({"seed": 2**32}, "seed: Input should be less than 4294967296"),
+    ({"trainer": {"kind": "es", "stdev_init": float("inf")}}, "trainer.stdev_init: Input should be a finite number"),
+    ({"trainer": {"kind": "es", "stop_at": float("nan")}}, "trainer.stop_at: Input should be a finite number"),
+    ({"trainer": {"kind": "es", "options": {"center_learning_rate": float("nan")}}},
+     "trainer.options: option center_learning_rate must be a finite number"),
 ]
 
 
@@ -65,6 +70,9 @@ def test_missing_key_and_files(tmp_path: Path) -> None:
         config.from_dict({"name": "x", "trainer": {"kind": "es"}})
     with pytest.raises(ConfigError, match="cannot read experiment file"):
         config.load(tmp_path / "absent.yaml")
+    (tmp_path / "latin1.yaml").write_bytes("name: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match="not a text \\(UTF-8\\) file"):
+        config.load(tmp_path / "latin1.yaml")
     (tmp_path / "bad.yaml").write_text("name: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         config.load(tmp_path / "bad.yaml")

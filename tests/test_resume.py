@@ -18,6 +18,7 @@ import yaml
 
 from evolstm import config
 from evolstm.policy_files import load_policy
+from evolstm.resume import check_changes
 from evolstm.run import main, train
 from evolstm.runs import read_metrics
 from tests.conftest import make_experiment
@@ -28,6 +29,7 @@ RUNS: dict[str, dict[str, Any]] = {
     "reinforce": {"trainer": {"kind": "reinforce", "episodes": 8, "iterations": 60}, "checkpoint_every": 3},
 }
 RAY = {"evaluation": {"backend": "ray", "workers": 2}, "ray": {"num_cpus": 2}}
+RAY_AUTO = {"evaluation": {"backend": "ray"}, "ray": {"num_cpus": 2}}
 
 
 def _yaml(folder: Path, sections: dict[str, Any]) -> Path:
@@ -145,13 +147,54 @@ def test_a_finished_run_is_left_alone(finished: Path, capsys: pytest.CaptureFixt
     assert _snapshot(finished) == before
 
 
-@pytest.mark.parametrize("damage", ["corrupt", "missing", "not-a-run"])
+def test_a_run_stopped_before_its_results_gets_them_on_resume(finished: Path, tmp_path: Path) -> None:
+    """E.g. killed during the final evaluation, or stopped by a signal in its last generation."""
+    expected = _outcome(finished)
+    summary = json.loads((finished / "summary.json").read_text())
+    (finished / "summary.json").write_text(json.dumps({**summary, "interrupted": True, "final_evaluation": {}}))
+    assert main(["--resume", str(finished), "--quiet"]) == 0
+    assert _outcome(finished) == expected
+
+
+def test_a_checkpoint_from_another_run_is_refused(
+    finished: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    other = train(make_experiment(trainer={"generations": 4}, policy={"hidden": 6}), tmp_path / "o", quiet=True).path
+    (finished / "checkpoint.pt").write_bytes((other / "checkpoint.pt").read_bytes())
+    before = _snapshot(finished)
+    assert main(["--resume", str(finished), "--set", "trainer.generations=9", "--allow-change"]) == 2
+    assert "written by a different run (policy.hidden differ)" in capsys.readouterr().err
+    assert _snapshot(finished) == before
+
+
+def test_two_sigterms_stop_at_once_with_143(tmp_path: Path) -> None:
+    process = _start(_yaml(tmp_path, RUNS["es"]), tmp_path / "stopped")
+    run = _wait_for_rows(process, tmp_path / "stopped", rows=3)
+    process.send_signal(signal.SIGTERM)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 128 + signal.SIGTERM
+    assert main(["--resume", str(run), "--quiet"]) == 0  # from the last checkpoint, whichever it was
+    assert json.loads((run / "summary.json").read_text())["generations"] == 60
+
+
+def test_reinforce_on_ray_with_automatic_workers_cannot_move_clusters() -> None:
+    stored = make_experiment(trainer={"kind": "reinforce"}, **RAY_AUTO)
+    moved = make_experiment(trainer={"kind": "reinforce"}, **{**RAY_AUTO, "ray": {"num_cpus": 8}})
+    with pytest.raises(config.ConfigError, match="ray.num_cpus cannot change on resume"):
+        check_changes(stored, moved, allow=True)
+    es_stored = make_experiment(**RAY_AUTO)
+    check_changes(es_stored, make_experiment(**{**RAY_AUTO, "ray": {"num_cpus": 8}}), allow=True)
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "empty", "missing", "not-a-run"])
 def test_damaged_runs_give_one_line_and_change_nothing(
     finished: Path, capsys: pytest.CaptureFixture, damage: str
 ) -> None:
     target = finished
     if damage == "corrupt":
         (finished / "checkpoint.pt").write_bytes((finished / "checkpoint.pt").read_bytes()[:500])
+    elif damage == "empty":
+        (finished / "checkpoint.pt").write_bytes(b"")
     elif damage == "missing":
         (finished / "checkpoint.pt").unlink()
     else:
@@ -160,7 +203,8 @@ def test_damaged_runs_give_one_line_and_change_nothing(
     assert main(["--resume", str(target), "--set", "trainer.generations=9", "--allow-change"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1
-    expected = {"corrupt": "corrupt checkpoint", "missing": "no checkpoint", "not-a-run": "not a run directory"}
+    expected = {"corrupt": "corrupt checkpoint", "empty": "corrupt checkpoint", "missing": "no checkpoint",
+                "not-a-run": "not a run directory"}
     assert expected[damage] in err
     assert _snapshot(finished) == before
 

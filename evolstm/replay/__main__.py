@@ -101,11 +101,18 @@ def run_replay(args: argparse.Namespace) -> None:
     episodes = args.episodes if args.episodes is not None else source.final_episodes or 10
     if episodes < 1 or args.traces < 0:
         raise ReplayError(f"--episodes must be at least 1 and --traces at least 0, got {episodes} and {args.traces}")
+    if args.seed is not None and not 0 <= args.seed <= 2**32 - episodes:
+        raise ReplayError(f"--seed must be in [0, 2**32 - episodes], got {args.seed}")
+    if args.fps is not None and not args.fps > 0:
+        raise ReplayError(f"--fps must be positive, got {args.fps}")
     seeds = (final_episode_seeds(source.run_seed, episodes)[0] if args.seed is None
              else args.seed + np.arange(episodes, dtype=np.int64))
     if args.mp4:
         require_mp4_support()
     animation = args.gif or args.mp4
+    out = args.out or (args.source / "replays" if args.source.is_dir() else Path("replays"))
+    for folder in (*([animation.parent] if animation else []), out):
+        make_folder(folder)
     why_not, fps = _renders(source) if animation else (None, 0.0)
     if why_not:
         print(f"warning: no animation: {source.task.id}: {why_not}", file=sys.stderr)
@@ -118,8 +125,6 @@ def run_replay(args: argparse.Namespace) -> None:
         else f" (the run reported {source.reported_return:.3f})"
     print(f"mean return {arrays['returns'].mean():.3f} over {episodes} episodes{reported}")
 
-    out = args.out or (args.source / "replays" if args.source.is_dir() else Path("replays"))
-    out.mkdir(parents=True, exist_ok=True)
     stem = f"{source.name}-{'final' if args.seed is None else f'seed{args.seed}'}-{episodes}"
     data = io.BytesIO()
     np.savez_compressed(data, **arrays)
@@ -139,11 +144,21 @@ def run_replay(args: argparse.Namespace) -> None:
     print(f"wrote {out / stem}.npz, .json, {len(traces)} memory trace(s)" + (f", {animation}" if animation else ""))
 
 
+def make_folder(folder: Path) -> None:
+    """Create an output folder (and its parents) or say in one line why not."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ReplayError(f"{folder}: cannot write there ({err.strerror or err})") from None
+
+
 def plot_main(argv: list[str]) -> int:
     """The `plot` subcommand: one learning-curve PNG for the given runs."""
     args = _plot_parser().parse_args(argv)
     try:
-        plot_learning_curves(group_runs(args.runs), args.out, args.metric)
+        groups = group_runs(args.runs)
+        make_folder(args.out.parent)
+        plot_learning_curves(groups, args.out, args.metric)
     except (RunReadError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

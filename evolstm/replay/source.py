@@ -11,7 +11,9 @@ import pydantic
 
 from evolstm import config
 from evolstm.config import ConfigError, TaskConfig
+from evolstm.environment import make_env
 from evolstm.policy_files import PolicyFile, PolicyFileError, load_policy
+from evolstm.replay.recording import check_fits
 
 
 class ReplayError(ValueError):
@@ -32,14 +34,18 @@ class ReplaySource:
 
 def resolve(source: Path, policy: str) -> ReplaySource:
     """`source` is a run directory (policy: an exported name or a file path) or a policy file on its own."""
+    if not source.exists():
+        raise ReplayError(f"{source}: no such run directory or policy file")
     try:
-        if source.is_dir():
-            return _from_run(source, policy)
-        if source.is_file():
-            return _from_file(source)
+        found = _from_run(source, policy) if source.is_dir() else _from_file(source)
+        env = make_env(found.task)
+        try:
+            check_fits(found.policy, env, found.task)
+        finally:
+            env.close()
     except (ConfigError, PolicyFileError) as err:
         raise ReplayError(str(err)) from None
-    raise ReplayError(f"{source}: no such run directory or policy file")
+    return found
 
 
 def _from_run(run: Path, policy: str) -> ReplaySource:

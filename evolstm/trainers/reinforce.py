@@ -155,22 +155,25 @@ class ReinforceTrainer(Trainer):
     def update(self, batch: Trajectories, lr: float) -> dict[str, Any]:
         """One gradient step on the batch, skipped (with a warning) where the rewards, loss or gradient are not
         finite, so that no NaN reaches the weights, the optimizer's moments or the return statistics."""
-        if not torch.isfinite(batch.rewards).all():
-            self.warnings.append(f"{self.STEP} {self.generation}: non-finite rewards; update skipped")
+        if not (torch.isfinite(batch.rewards).all() and torch.isfinite(batch.inputs).all()):
+            self.warnings.append(f"{self.STEP} {self.generation}: non-finite rewards or observations; update skipped")
             return {"skipped": True}
         for group in self.optimizer.param_groups:
             group["lr"] = lr
+        statistics = (self.return_mean, self.return_std, self._returns_seen)
         loss, metrics = self.loss(batch)
         self.optimizer.zero_grad()
         loss.backward()
         max_norm = self.cfg.max_grad_norm or math.inf
         grad_norm = float(nn.utils.clip_grad_norm_(self.model.parameters(), max_norm))
-        skipped = not (math.isfinite(loss.item()) and math.isfinite(grad_norm))
-        if skipped:
-            self.warnings.append(f"{self.STEP} {self.generation}: non-finite loss or gradient; update skipped")
-        else:
+        finite = math.isfinite(loss.item()) and math.isfinite(grad_norm)
+        if finite and math.isfinite(self.return_mean) and math.isfinite(self.return_std):
             self.optimizer.step()
-        return {**metrics, "grad_norm": grad_norm if math.isfinite(grad_norm) else None, "skipped": skipped}
+            return {**metrics, "grad_norm": grad_norm, "skipped": False}
+        self.return_mean, self.return_std, self._returns_seen = statistics  # e.g. returns that overflowed
+        self.warnings.append(f"{self.STEP} {self.generation}: non-finite returns, loss or gradient; update skipped")
+        shown = {key: value if math.isfinite(value) else None for key, value in metrics.items()}
+        return {**shown, "grad_norm": grad_norm if math.isfinite(grad_norm) else None, "skipped": True}
 
     def step(self) -> dict[str, Any]:
         """Collect, update once, evaluate the greedy policy."""

@@ -90,6 +90,12 @@ def test_a_policy_file_on_its_own_replays_the_runs_episodes(runs: dict[str, Path
     assert _index(tmp_path / "out")["mean_return"] == reported
 
 
+def test_animation_folders_are_created(runs: dict[str, Path], tmp_path: Path) -> None:
+    gif = tmp_path / "new" / "folder" / "r.gif"
+    assert main([str(runs["es-local"]), "--episodes", "1", "--gif", str(gif), "--out", str(tmp_path / "o")]) == 0
+    assert gif.is_file()
+
+
 def test_mp4(runs: dict[str, Path], tmp_path: Path) -> None:
     av = pytest.importorskip("av")
     video = tmp_path / "replay.mp4"
@@ -160,6 +166,9 @@ def _foreign_policy(path: Path, task: dict | None) -> str:
         ("wrong-sizes", "does not fit task evolstm/TMaze-v0"),
         ("no-task", "its metadata names no task"),
         ("zero-episodes", "--episodes must be at least 1"),
+        ("negative-seed", "--seed must be in [0, 2**32 - episodes]"),
+        ("negative-fps", "--fps must be positive"),
+        ("out-is-a-file", "cannot write there"),
     ],
 )
 def test_user_mistakes_give_one_line_and_exit_2(
@@ -178,6 +187,9 @@ def test_user_mistakes_give_one_line_and_exit_2(
         "wrong-sizes": [run, "--policy", _foreign_policy(tmp_path / "b.safetensors", {"id": "evolstm/TMaze-v0"})],
         "no-task": [_foreign_policy(tmp_path / "c.safetensors", None)],
         "zero-episodes": [run, "--episodes", "0"],
+        "negative-seed": [run, "--seed=-1"],
+        "negative-fps": [run, "--fps=-3", "--gif", str(tmp_path / "x.gif")],
+        "out-is-a-file": [run, "--gif", str(corrupt / "x.gif")],
     }[case]
     assert main([*args, "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err

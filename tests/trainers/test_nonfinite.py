@@ -42,6 +42,8 @@ class Unstable(gymnasium.Env):
         nan = self.bad and self.t == 2
         obs = np.array([math.nan if nan and self.what == "obs" else 0.5, self.t / 4], np.float32)
         reward = math.nan if nan and self.what == "reward" else float(action)
+        if self.bad and self.what == "huge":
+            reward = 3e38  # finite, but returns-to-go overflow
         return obs, reward, self.t == 4, False, {}
 
 
@@ -81,9 +83,21 @@ def test_reinforce_skips_the_update_and_keeps_weights_and_optimizer_finite() -> 
     before = trainer.params()
     row = trainer.step()
     assert row["skipped"] is True and row["mean"] is None
-    assert trainer.warnings[0] == "iteration 0: non-finite rewards; update skipped"
+    assert trainer.warnings[0] == "iteration 0: non-finite rewards or observations; update skipped"
     assert torch.equal(trainer.params(), before)
     assert math.isfinite(trainer.return_mean) and math.isfinite(trainer.return_std)
+
+
+@pytest.mark.parametrize("what", ["huge", "obs"])
+def test_reinforce_survives_overflowing_returns_and_nan_observations(what: str) -> None:
+    trainer = _trainer("all", what, trainer={"kind": "reinforce", "episodes": 4, "iterations": 3})
+    before = trainer.params()
+    rows = [trainer.step() for _ in range(2)]
+    assert all(row["skipped"] for row in rows) and torch.equal(trainer.params(), before)
+    assert "update skipped" in trainer.warnings[0]
+    assert math.isfinite(trainer.return_mean) and math.isfinite(trainer.return_std)
+    assert all(value is None or math.isfinite(value) for row in rows for value in row.values()
+               if isinstance(value, float))
 
 
 def test_nonfinite_observations_leave_the_normalizer_alone(capsys: pytest.CaptureFixture) -> None:
