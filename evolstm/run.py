@@ -90,28 +90,29 @@ class Resume:
 
 def _open_run(
     experiment: Experiment, out_root: Path, trainer: Trainer, resume: Resume | None
-) -> tuple[RunDir, int, float]:
-    """(run directory, metric rows so far, seconds so far): a new run, or the resumed one brought back to its
-    checkpoint (trainer state restored, metric rows after the checkpoint dropped)."""
+) -> tuple[RunDir, int, float, bool]:
+    """(run directory, metric rows so far, seconds so far, whether it is complete already): a new run, or the resumed
+    one brought back to its checkpoint (trainer state restored, metric rows after the checkpoint dropped)."""
     if resume is None:
         try:
             run = RunDir.create(out_root, experiment.name)
         except OSError as err:
             raise ConfigError(f"--out {out_root}: cannot make a run directory there ({err.strerror or err})") from None
         run.write_config(config.to_dict(experiment))
-        return run, 0, 0.0
+        return run, 0, 0.0, False
     run, rows = resume.run, resume.state["metrics_rows"]
     try:
         restore_run(trainer, resume.state)
     except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as err:
         raise CheckpointError(f"{run.checkpoint_path}: cannot restore the run from it ({err})") from None
-    if not (trainer.finished() and run.completed()):
+    complete = trainer.finished() and run.completed()
+    if not complete:
         try:
             run.keep_metrics(rows)
         except (OSError, ValueError) as err:
             raise CheckpointError(f"{run.path}: metrics do not match the checkpoint ({err})") from None
         run.write_config(config.to_dict(experiment))
-    return run, rows, resume.state["wall_time"]
+    return run, rows, resume.state["wall_time"], complete
 
 
 def _write_results(
@@ -129,7 +130,7 @@ def _write_results(
     final = final_evaluation(experiment, evaluator, exported) if evaluate else {}
     run.write_summary({
         "name": experiment.name, "task": experiment.task.id, "policy": spec.kind,
-        "parameters": Policy(spec).num_params, "trainer": _trainer_label(experiment),
+        "trainer": _trainer_label(experiment),
         "generations": trainer.generation, "env_steps": trainer.env_steps, "threads": experiment.threads,
         **summary, "final_evaluation": final,
     })
@@ -151,11 +152,11 @@ def train(
     evaluator = make_evaluator(experiment, spec)
     trainer: Trainer = make_trainer(experiment, evaluator, spec, init)
     try:
-        run, rows, elapsed = _open_run(experiment, out_root, trainer, resume)
+        run, rows, elapsed, complete = _open_run(experiment, out_root, trainer, resume)
     except (CheckpointError, ConfigError):
         evaluator.close()
         raise
-    if resume is not None and trainer.finished() and run.completed():
+    if complete:
         evaluator.close()
         budget = "generations" if experiment.trainer.kind == "es" else "iterations"
         stream.write(f"{run.path}: already finished at {trainer.STEP} {trainer.generation}; to go on, raise the "
@@ -198,7 +199,8 @@ def train(
     if not mid_step and checkpoints.generation != trainer.generation:
         checkpoints.save(trainer, rows, wall)
     final = _write_results(experiment, run, spec, trainer, evaluator, stopped is None and failure is None, {
-        "wall_time": wall, "interrupted": stopped is not None, "error": str(failure) if failure else None,
+        "parameters": init.numel(), "wall_time": wall, "interrupted": stopped is not None,
+        "error": str(failure) if failure else None,
         "checkpoint": {"generation": checkpoints.generation, "writes": checkpoints.writes,
                        "seconds": checkpoints.seconds},
     })

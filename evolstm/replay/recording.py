@@ -101,7 +101,7 @@ class TracedPolicy(PopulationPolicy):
         record = {name: torch.stack([layer[name] for layer in layers]) for name in layers[0]}  # [L, P, B, H]
         record.update(zip(("hidden", "cell"), state))
         record.update(inputs=obs, outputs=out)
-        self.steps.append({name: value.clone() for name, value in record.items()})
+        self.steps.append(record)  # every entry is a fresh tensor of this step; nothing is updated in place later
         return out, state
 
 

@@ -98,9 +98,7 @@ def _is_problem_or_hook(value: Any) -> bool:
 
 def _kept(value: Any) -> bool:
     """Whether an attribute holds state rather than structure (callables, problems, hooks, dtypes...)."""
-    if callable(value) and not isinstance(value, (torch.Tensor, type)) or isinstance(value, STRUCTURAL):
-        return False
-    return not (type(value).__module__.startswith("evotorch") and _is_problem_or_hook(value))
+    return not (callable(value) or isinstance(value, STRUCTURAL) or _is_problem_or_hook(value))
 
 
 def _item(live: Any, index: int) -> Any:
