@@ -1,7 +1,7 @@
 """python -m evolstm.compare A.yaml B.yaml ... : run experiments and write one comparison table and figure.
 
 Made for ES against REINFORCE on the same task and network: every run's greedy return (ES: the search center;
-REINFORCE: the current policy acting greedily) is plotted against generations, env steps and wall time.
+REINFORCE: the current policy acting greedily) is plotted against training steps, env steps and wall time.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Any
 from evolstm import cli, config
 from evolstm.atomic import write_text
 from evolstm.config import ConfigError
-from evolstm.plots import plot_learning_curves
-from evolstm.run import train
+from evolstm.plots import plot_learning_curves, value
+from evolstm.training import train
 from evolstm.runs import read_metrics
 
 
@@ -24,13 +24,17 @@ def summarize(run_path: Path) -> dict[str, Any]:
     """One comparison row from a finished run directory."""
     summary = json.loads((run_path / "summary.json").read_text())
     rows = read_metrics(run_path)
-    evaluated = [r for r in rows if r.get("center") is not None]
-    peak = max(evaluated, key=lambda r: r["center"]) if evaluated else None
+    evaluated = [r for r in rows if value(r, "greedy") is not None]
+    peak = max(evaluated, key=lambda r: value(r, "greedy")) if evaluated else None
     return {
-        "experiment": summary["name"], "trainer": summary["trainer"], "policy": summary["policy"],
-        "parameters": summary["parameters"], "steps": summary["generations"], "env_steps": summary["env_steps"],
+        "experiment": summary["name"],
+        "trainer": summary["trainer"],
+        "policy": summary["policy"],
+        "parameters": summary["parameters"],
+        "steps": summary.get("generations", summary.get("iterations")),
+        "env_steps": summary["env_steps"],
         "wall_time": round(summary["wall_time"], 2),
-        "peak_greedy_return": round(peak["center"], 3) if peak else None,
+        "peak_greedy_return": round(value(peak, "greedy"), 3) if peak else None,
         "env_steps_to_peak": peak["env_steps"] if peak else None,
         "wall_time_to_peak": round(peak["wall_time"], 2) if peak else None,
         **{f"fresh_return_{name}": round(r["mean_return"], 3) for name, r in summary["final_evaluation"].items()},
@@ -50,8 +54,14 @@ def main(argv: list[str] | None = None) -> int:
     """Run each experiment (same --set overrides for all), then write comparison.{md,json,png}."""
     parser = cli.ArgumentParser(prog="python -m evolstm.compare", description=__doc__)
     parser.add_argument("experiments", type=Path, nargs="+", help="experiment YAML files")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
-                        help="override a field in every experiment, e.g. --set seed=1")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY.PATH=VALUE",
+        help="override a field in every experiment, e.g. --set seed=1",
+    )
     parser.add_argument("--out", type=Path, default=Path("comparisons"), help="parent folder (default: comparisons)")
     args = parser.parse_args(argv)
     try:

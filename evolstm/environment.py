@@ -1,12 +1,25 @@
-"""Build the Gymnasium env an experiment names: make, flatten non-Box observations, keep chosen observation entries."""
+"""THE env factory: the task's env or vector env (per-env envs in lockstep, or the task's torch-batched form), with
+flat float observations, the observation mask and the time limit applied in one place; and the policy spec they imply.
+"""
 
 from __future__ import annotations
 
+from typing import Literal
+
 import gymnasium
 import numpy as np
+import torch
+from gymnasium.envs.registration import load_env_creator
+from gymnasium.vector import AutoresetMode
 from gymnasium.wrappers import FlattenObservation, TransformObservation
+from gymnasium.wrappers.vector import TransformObservation as TransformVectorObservation
 
-from evolstm.config import ConfigError, TaskConfig
+from evolstm.config import ConfigError, PolicyConfig, TaskConfig
+from evolstm.lockstep import LockstepEnvs
+from evolstm.policies import PolicySpec
+from evolstm.tasks.batched import TorchVectorEnv
+
+Vectorization = Literal["local", "batched"]
 
 
 def make_env(task: TaskConfig, render_mode: str | None = None) -> gymnasium.Env:
@@ -21,15 +34,78 @@ def make_env(task: TaskConfig, render_mode: str | None = None) -> gymnasium.Env:
     if not isinstance(env.observation_space, gymnasium.spaces.Box) or len(env.observation_space.shape) != 1:
         env = FlattenObservation(env)
     if task.observe is not None:
-        env = _keep_entries(env, task.observe)
+        space, index = _kept_space(env.observation_space, task.observe)
+        env = TransformObservation(env, lambda obs: obs[index], space)
     return env
 
 
-def _keep_entries(env: gymnasium.Env, keep: list[int]) -> gymnasium.Env:
-    """Show the policy only the observation entries listed in `keep` (e.g. positions without velocities)."""
-    space = env.observation_space
-    if not isinstance(space, gymnasium.spaces.Box) or max(keep) >= space.shape[0] or not keep:
+def make_vector_env(
+    task: TaskConfig, num_envs: int, vectorization: Vectorization, device: torch.device
+) -> LockstepEnvs | gymnasium.vector.VectorEnv:
+    """`num_envs` envs of the task with autoreset disabled: scalar envs in lockstep (local, on the host) or the
+    task's torch-batched form on `device`; observations are float32 tensors [num_envs, obs] either way."""
+    if vectorization == "local":
+        return LockstepEnvs([make_env(task) for _ in range(num_envs)])
+    if not has_batched_form(task.id):
+        raise ConfigError(
+            f"evaluation.backend: batched needs a task with a torch-batched form (the evolstm/ tasks); "
+            f"{task.id} has none; use backend local"
+        )
+    extra = {} if task.max_episode_steps is None else {"max_episode_steps": task.max_episode_steps}
+    try:
+        env = gymnasium.make_vec(
+            task.id,
+            num_envs=num_envs,
+            vectorization_mode="vector_entry_point",
+            device=device,
+            autoreset_mode=AutoresetMode.DISABLED,
+            **extra,
+            **task.kwargs,
+        )
+    except (TypeError, ValueError, gymnasium.error.Error) as err:
+        raise ConfigError(f"task: cannot make the batched {task.id!r} with kwargs {task.kwargs} ({err})") from None
+    if task.observe is None:
+        return env
+    space, index = _kept_space(env.single_observation_space, task.observe)
+    kept = torch.as_tensor(index, device=device)
+    return TransformVectorObservation(
+        env, lambda obs: obs.index_select(1, kept), gymnasium.vector.utils.batch_space(space, num_envs), space
+    )
+
+
+def has_batched_form(env_id: str) -> bool:
+    """Whether the id's vector entry point is an evolstm torch-batched env (not e.g. a numpy vector env)."""
+    import evolstm.tasks  # noqa: F401  (registers the evolstm/ ids)
+
+    entry = gymnasium.spec(env_id.split(":")[-1]).vector_entry_point
+    if isinstance(entry, str):
+        entry = load_env_creator(entry)
+    return isinstance(entry, type) and issubclass(entry, TorchVectorEnv)
+
+
+def resolve_device(name: str) -> torch.device:
+    """auto -> cuda when available; an explicit cuda without one is a configuration error."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("evaluation.device: cuda was asked for but torch sees no CUDA device; use cpu or auto")
+    return torch.device(name)
+
+
+def policy_spec(task: TaskConfig, policy: PolicyConfig) -> PolicySpec:
+    """The policy spec for the task's spaces (ConfigError if the spaces are unsupported)."""
+    env = make_env(task)
+    try:
+        return PolicySpec.for_spaces(policy.kind, policy.hidden, policy.layers, env.observation_space, env.action_space)
+    except ValueError as err:
+        raise ConfigError(f"task: {task.id} is not supported ({err})") from None
+    finally:
+        env.close()
+
+
+def _kept_space(space: gymnasium.Space, keep: list[int]) -> tuple[gymnasium.spaces.Box, np.ndarray]:
+    """The Box of only the observation entries listed in `keep` (e.g. positions without velocities), and their index."""
+    if not isinstance(space, gymnasium.spaces.Box) or not keep or max(keep) >= space.shape[0]:
         raise ConfigError(f"task.observe: entries {keep} do not fit the observation space {space}")
     index = np.asarray(keep)
-    kept = gymnasium.spaces.Box(space.low[index], space.high[index], dtype=space.dtype)
-    return TransformObservation(env, lambda obs: obs[index], kept)
+    return gymnasium.spaces.Box(space.low[index], space.high[index], dtype=space.dtype), index

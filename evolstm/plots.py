@@ -1,8 +1,10 @@
-"""Learning-curve figures: runs grouped by experiment (seeds pooled into a mean and a min–max band)."""
+"""python -m evolstm.plots RUN_DIR... [--out FILE] [--metric greedy]: learning-curve figures, runs grouped by
+experiment (seeds pooled into a mean and a min–max band)."""
 
 from __future__ import annotations
 
 import io
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +16,25 @@ matplotlib.use("Agg")  # files only; no display needed
 
 import matplotlib.pyplot as plt  # noqa: E402
 
+from evolstm import cli  # noqa: E402
 from evolstm.atomic import write_bytes  # noqa: E402
 from evolstm.config import flat_fields  # noqa: E402
 from evolstm.runs import read_metrics  # noqa: E402
 
 Rows = list[dict[str, Any]]
-X_AXES = (("generation", "generation"), ("env_steps", "env steps"), ("wall_time", "wall time (s)"))
-Y_LABELS = {"center": "center: greedy return (ES: search center)"}
+X_AXES = (("step", "generation / iteration"), ("env_steps", "env steps"), ("wall_time", "wall time (s)"))
+Y_LABELS = {"greedy": "greedy return (ES: search center)"}
+#: names that stand for whichever of these keys a trainer's rows have (ES: generation, center; REINFORCE: iteration,
+#: greedy)
+ALIASES = {"step": ("generation", "iteration"), "greedy": ("center", "greedy")}
+
+
+def value(row: dict[str, Any], key: str) -> Any:
+    """A row's value for `key`, or for the trainer's own name of it (see ALIASES); None where it has none."""
+    for name in ALIASES.get(key, (key,)):
+        if row.get(name) is not None:
+            return row[name]
+    return None
 
 
 class RunReadError(ValueError):
@@ -75,19 +89,21 @@ def aggregate(curves: list[tuple[np.ndarray, np.ndarray]], grid: np.ndarray) -> 
 
 def _curve(rows: Rows, x_key: str, metric: str) -> tuple[np.ndarray, np.ndarray]:
     """One run's (x, metric) points, skipping rows where the metric was not evaluated."""
-    points = [row for row in rows if row.get(metric) is not None]
-    return np.array([row[x_key] for row in points], float), np.array([row[metric] for row in points], float)
+    points = [row for row in rows if value(row, metric) is not None]
+    return np.array([value(row, x_key) for row in points], float), np.array(
+        [value(row, metric) for row in points], float
+    )
 
 
 def _grid(curves: list[tuple[np.ndarray, np.ndarray]], x_key: str) -> np.ndarray:
-    """Common x values for a group's runs: every generation, or 200 points up to the furthest run."""
+    """Common x values for a group's runs: every step, or 200 points up to the furthest run."""
     end = max(x.max() for x, _ in curves)
-    return np.arange(int(end) + 1, dtype=float) if x_key == "generation" else np.linspace(0.0, end, 200)
+    return np.arange(int(end) + 1, dtype=float) if x_key == "step" else np.linspace(0.0, end, 200)
 
 
-def plot_learning_curves(groups: dict[str, list[Rows]], path: Path, metric: str = "center") -> None:
-    """PNG of `metric` vs generation, env steps and wall time; a group of seeds is drawn as mean in a min–max band."""
-    if not any(row.get(metric) is not None for runs in groups.values() for rows in runs for row in rows):
+def plot_learning_curves(groups: dict[str, list[Rows]], path: Path, metric: str = "greedy") -> None:
+    """PNG of `metric` vs training step, env steps and wall time; a group of seeds is drawn as mean in a min–max band."""
+    if not any(value(row, metric) is not None for runs in groups.values() for rows in runs for row in rows):
         raise ValueError(f"no run has a value for metric {metric!r}")
     figure, axes = plt.subplots(1, 3, figsize=(16, 4.5), sharey=True)
     for axis, (x_key, x_label) in zip(axes, X_AXES):
@@ -110,3 +126,29 @@ def plot_learning_curves(groups: dict[str, list[Rows]], path: Path, metric: str 
     figure.savefig(image, format="png", dpi=100)
     plt.close(figure)
     write_bytes(path, image.getvalue())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """One learning-curve PNG for the given runs; exit 2 with one line on a user mistake."""
+    parser = cli.ArgumentParser(prog="python -m evolstm.plots", description=__doc__)
+    parser.add_argument("runs", type=Path, nargs="+", help="run directories")
+    parser.add_argument("--out", type=Path, default=Path("learning-curves.png"), help="PNG file to write")
+    parser.add_argument(
+        "--metric",
+        default="greedy",
+        help="metric to plot (greedy: the center's or the greedy policy's return; best, mean, ...)",
+    )
+    args = parser.parse_args(argv)
+    try:
+        groups = group_runs(args.runs)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        plot_learning_curves(groups, args.out, args.metric)
+    except (RunReadError, ValueError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,20 +1,46 @@
-"""The one place that steps Gymnasium envs with a population policy: seeded resets, lockstep steps, done masking."""
+"""THE rollout loop: a population policy steps a vector env (per-env envs in lockstep, or a torch-batched task) with
+seeded resets, masking finished episodes, gathering returns, lengths, observation statistics and trajectories.
+
+The vector env has autoreset disabled and keeps stepping (or, in lockstep, skips) finished episodes; they are masked
+out here, so the loop has no data-dependent indexing. On a GPU it copies to the host only to check, every
+`SYNC_EVERY` steps, whether any episode is still running.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
-import gymnasium
 import numpy as np
 import torch
 from torch import Tensor
 
+from evolstm.lockstep import EnvStepError
 from evolstm.normalization import ObsNorm, ObsStats
-from evolstm.policies import PolicySpec, PopulationPolicy, select_action
+from evolstm.policies import PolicySpec, State
+from evolstm.sampling import ActionFn, greedy
 
-#: head outputs [P, E, A] -> (actions for the envs, what to record as the action taken), both [P, E, ...]
-ActionFn = Callable[[Tensor], tuple[Tensor, Tensor]]
+SYNC_EVERY = 16
+
+
+class VectorEnv(Protocol):
+    """What the loop needs of a vector env: seeded reset and step, tensors in and out (on the env's device)."""
+
+    num_envs: int
+
+    def reset(self, *, seed: list[int]) -> tuple[Tensor, dict[str, Any]]: ...
+
+    def step(self, actions: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, dict[str, Any]]: ...
+
+
+class SteppedPolicy(Protocol):
+    """What the loop needs of a population policy: obs [P, B, obs] -> head outputs [P, B, A], state in and out."""
+
+    spec: PolicySpec
+
+    def initial_state(self, batch: int) -> State: ...
+
+    def step(self, obs: Tensor, state: State) -> tuple[Tensor, State]: ...
 
 
 @dataclass(frozen=True)
@@ -37,9 +63,9 @@ class EpisodeError(RuntimeError):
     def __reduce__(self) -> tuple:  # keeps its fields across processes (Ray)
         return (EpisodeError, (self.env_id, self.member, self.episode, self.cause))
 
-    def shifted(self, offset: int) -> EpisodeError:
-        """The same error with the member counted from `offset` (a worker's share starts there)."""
-        return EpisodeError(self.env_id, self.member + offset, self.episode, self.cause)
+    def shifted(self, members: int = 0, episodes: int = 0) -> EpisodeError:
+        """The same error counted from a share's first member and episode."""
+        return EpisodeError(self.env_id, self.member + members, self.episode + episodes, self.cause)
 
 
 @dataclass(frozen=True)
@@ -49,27 +75,17 @@ class EpisodeResults:
     returns: np.ndarray  # [P, E] float64
     lengths: np.ndarray  # [P, E] int64
     obs_stats: ObsStats
-    trajectories: Trajectories | None = None  # recorded for policy-gradient training (one member)
+    trajectories: Trajectories | None = None  # recorded when collecting episodes for learning
 
     @property
     def env_steps(self) -> int:
         return int(self.lengths.sum())
 
 
-def greedy(spec: PolicySpec) -> ActionFn:
-    """Deterministic actions (argmax or squashed mean), as ES evaluates and replays policies."""
-
-    def act(out: Tensor) -> tuple[Tensor, Tensor]:
-        action = select_action(spec, out)
-        return action, action
-
-    return act
-
-
 @torch.no_grad()
-def run_episodes(
-    envs: list[gymnasium.Env],
-    policy: PopulationPolicy,
+def play(
+    envs: VectorEnv,
+    policy: SteppedPolicy,
     seeds: np.ndarray,
     norm: ObsNorm,
     act: ActionFn | None = None,
@@ -77,57 +93,51 @@ def run_episodes(
 ) -> EpisodeResults:
     """Play one episode in each env, env p * E + e for member p with seed seeds[p, e], all members in lockstep.
 
-    The policy steps the whole [P, E] batch each time (one batched call); only unfinished envs are stepped, so every
-    episode ends exactly at its own termination or truncation and no env is auto-reset. `act` turns head outputs into
-    actions (greedy by default); with `record` the padded trajectories come back too.
+    `act` turns head outputs into actions (greedy by default); with `record` the padded trajectories come back too.
     """
     act = act or greedy(policy.spec)
     members, episodes = seeds.shape
     count = members * episodes
-    if len(envs) < count:
-        raise ValueError(f"need {count} envs, got {len(envs)}")
-    obs = np.stack([env.reset(seed=int(seed))[0] for env, seed in zip(envs, seeds.reshape(-1))]).astype(np.float32)
-    stats_sum, stats_sq = obs.sum(0, dtype=np.float64), np.square(obs, dtype=np.float64).sum(0)
-    returns = np.zeros(count)
-    lengths = np.zeros(count, dtype=np.int64)
-    steps: list[tuple[Tensor, Tensor, np.ndarray, np.ndarray]] = []
-    active = list(range(count))
+    try:
+        obs = envs.reset(seed=[int(s) for s in seeds.reshape(-1)])[0]
+    except EnvStepError as err:
+        raise EpisodeError(err.env_id, err.index // episodes, err.index % episodes, err.cause) from err
+    device = obs.device
+    normalize = norm.on(device)
+    alive = torch.ones(count, dtype=torch.bool, device=device)
+    returns = torch.zeros(count, dtype=torch.float64, device=device)
+    lengths = torch.zeros(count, dtype=torch.int64, device=device)
+    seen_sum, seen_sq = obs.double().sum(0), obs.double().square().sum(0)
+    steps: list[tuple[Tensor, Tensor, Tensor, Tensor]] = []
     state = policy.initial_state(episodes)
-    normalize = norm.on("cpu")
-    while active:
-        x = normalize(torch.from_numpy(obs).view(members, episodes, -1))
+    sync_every = 1 if device.type == "cpu" else SYNC_EVERY  # a host check is free on the CPU
+    t = 0
+    while True:
+        x = normalize(obs.view(members, episodes, -1))
         out, state = policy.step(x, state)
-        env_actions, taken = act(out)
-        env_actions = env_actions.reshape(count, *env_actions.shape[2:]).numpy()
-        rewards = np.zeros(count, dtype=np.float32)
-        valid = np.zeros(count, dtype=bool)
-        valid[active] = True
-        still = []
-        for i in active:
-            try:
-                next_obs, reward, terminated, truncated, _ = envs[i].step(env_actions[i])
-            except Exception as err:  # an env's own failure: say whose episode it was
-                env_id = envs[i].spec.id if envs[i].spec else type(envs[i].unwrapped).__name__
-                raise EpisodeError(env_id, i // episodes, i % episodes, f"{type(err).__name__}: {err}") from err
-            rewards[i] = reward
-            returns[i] += float(reward)
-            lengths[i] += 1
-            if not (terminated or truncated):
-                obs[i] = next_obs
-                still.append(i)
+        env_actions, taken = act(out, t)
+        try:
+            obs, reward, terminated, truncated, _ = envs.step(env_actions.reshape(count, *env_actions.shape[2:]))
+        except EnvStepError as err:
+            raise EpisodeError(err.env_id, err.index // episodes, err.index % episodes, err.cause) from err
+        returns += reward * alive
+        lengths += alive
         if record:
-            steps.append((x.reshape(count, -1), taken.reshape(count, *taken.shape[2:]), rewards, valid))
-        if still:
-            seen = obs[still].astype(np.float64)
-            stats_sum += seen.sum(0)
-            stats_sq += np.square(seen).sum(0)
-        active = still
-    stats = ObsStats(stats_sum, stats_sq, int(lengths.sum()))  # resets + non-final steps
+            steps.append(
+                (x.reshape(count, -1), taken.reshape(count, *taken.shape[2:]), (reward * alive).float(), alive)
+            )
+        alive = alive & ~(terminated | truncated)
+        kept = obs.double() * alive.unsqueeze(1)
+        seen_sum += kept.sum(0)
+        seen_sq += (kept * kept).sum(0)  # alive is 0 or 1, so kept^2 = obs^2 * alive
+        t += 1
+        if t % sync_every == 0 and not bool(alive.any()):
+            break
+    stats = ObsStats(seen_sum.cpu().numpy(), seen_sq.cpu().numpy(), int(lengths.sum()))
     trajectories = None
     if record:
-        inputs, taken, rewards, valid = zip(*steps)
-        trajectories = Trajectories(
-            torch.stack(inputs), torch.stack(taken), torch.from_numpy(np.stack(rewards)),
-            torch.from_numpy(np.stack(valid)),
-        )
-    return EpisodeResults(returns.reshape(members, episodes), lengths.reshape(members, episodes), stats, trajectories)
+        inputs, taken, rewards, valid = (torch.stack(part) for part in zip(*steps))
+        last = int(valid.any(dim=1).nonzero().max()) + 1  # drop the trailing steps where all had ended
+        trajectories = Trajectories(inputs[:last], taken[:last], rewards[:last], valid[:last])
+    shape = (members, episodes)
+    return EpisodeResults(returns.view(shape).cpu().numpy(), lengths.view(shape).cpu().numpy(), stats, trajectories)

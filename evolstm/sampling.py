@@ -1,15 +1,23 @@
-"""Stochastic actions for policy-gradient training: categorical for Discrete, Gaussian (then squashed) for Box."""
+"""Stochastic actions for policy-gradient training: categorical for Discrete, Gaussian (then squashed) for Box.
+
+Every random number comes from the counter-based generator keyed by the episode's reset seed and the step, so an
+episode samples the same actions however the batch is split (local, batched, any number of Ray workers).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 from torch.distributions import Categorical, Distribution, Independent, Normal
 
+from evolstm import counter_random
 from evolstm.policies import PolicySpec, select_action
-from evolstm.rollout import ActionFn
+
+#: (head outputs [P, E, A], step) -> (actions for the envs, what to record as the action taken), both [P, E, ...]
+ActionFn = Callable[[Tensor, int], tuple[Tensor, Tensor]]
 
 
 def distribution(spec: PolicySpec, out: Tensor, std: Tensor | None) -> Distribution:
@@ -20,26 +28,36 @@ def distribution(spec: PolicySpec, out: Tensor, std: Tensor | None) -> Distribut
     return Independent(Normal(out, std.expand_as(out)), 1)
 
 
+def greedy(spec: PolicySpec) -> ActionFn:
+    """Deterministic actions (argmax or squashed mean), as ES evaluates and replays policies."""
+
+    def act(out: Tensor, step: int) -> tuple[Tensor, Tensor]:
+        action = select_action(spec, out)
+        return action, action
+
+    return act
+
+
 @dataclass(frozen=True)
 class Sampling:
-    """How to draw actions: a seed (one generator per batch of episodes) and, for Box actions, the Gaussian std."""
+    """How to draw actions: for Box actions the Gaussian std (Discrete actions need nothing)."""
 
-    seed: int
     std: tuple[float, ...] | None = None
 
-    def action_fn(self, spec: PolicySpec, device: torch.device | str = "cpu") -> ActionFn:
-        """Sample actions on `device`; Box samples are recorded before squashing (their log-probability is trained)."""
-        generator = torch.Generator(device=device).manual_seed(self.seed)
-        std = None if self.std is None else torch.tensor(self.std, device=device)
+    def action_fn(self, spec: PolicySpec, keys: Tensor) -> ActionFn:
+        """Sample actions for episodes keyed by `keys` [E] (their reset seeds), on the keys' device; Box samples are
+        recorded before squashing (their log-probability is what is trained)."""
+        std = None if self.std is None else torch.tensor(self.std, device=keys.device)
 
-        def act(out: Tensor) -> tuple[Tensor, Tensor]:
+        def act(out: Tensor, step: int) -> tuple[Tensor, Tensor]:
+            flat = out.reshape(-1, out.shape[-1])
             if spec.discrete:
-                probs = torch.softmax(out, dim=-1).reshape(-1, out.shape[-1])
-                broken = ~torch.isfinite(probs).all(dim=-1, keepdim=True)  # e.g. from a NaN observation: act at
-                probs = torch.where(broken, 1.0 / probs.shape[-1], probs)  # random; the update is then skipped
-                action = torch.multinomial(probs, 1, generator=generator).reshape(out.shape[:-1])
+                broken = ~torch.isfinite(flat).all(dim=-1, keepdim=True)  # e.g. from a NaN observation: act at
+                logits = torch.where(broken, 0.0, flat)  # random; the update is then skipped
+                noise = counter_random.gumbel(keys, "actions", step, flat.shape[-1])
+                action = (logits + noise).argmax(dim=-1).reshape(out.shape[:-1])
                 return action, action
-            raw = out + std * torch.randn(out.shape, generator=generator, device=out.device)
+            raw = out + std * counter_random.normal(keys, "actions", step, flat.shape[-1]).reshape(out.shape)
             return select_action(spec, raw), raw
 
         return act

@@ -21,8 +21,15 @@ def make_experiment(**sections: Any) -> Experiment:
         "seed": 0,
         "task": {"id": "evolstm/TMaze-v0", "kwargs": {"length": 3}},
         "policy": {"kind": "lstm", "hidden": 4},
-        "trainer": {"kind": "es", "algorithm": "snes", "popsize": 8, "generations": 2, "stdev_init": 0.5},
-        "evaluation": {"backend": "local", "episodes": 2, "final_episodes": 4},
+        "trainer": {
+            "kind": "es",
+            "algorithm": "snes",
+            "popsize": 8,
+            "episodes": 2,
+            "generations": 2,
+            "stdev_init": 0.5,
+        },
+        "evaluation": {"backend": "local", "greedy_episodes": 2, "final_episodes": 4},
     }
     if sections.get("trainer", {}).get("kind", "es") != "es":
         data["trainer"] = {}  # another trainer kind shares none of the ES defaults

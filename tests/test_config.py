@@ -21,7 +21,7 @@ def test_ready_experiments_load(path: Path) -> None:
 def test_defaults_are_filled_in_and_resolved(tiny: config.Experiment) -> None:
     resolved = config.to_dict(tiny)
     assert resolved["policy"]["layers"] == 1
-    assert resolved["evaluation"]["common_random_numbers"] is False
+    assert resolved["trainer"]["common_random_numbers"] is False and resolved["evaluation"]["greedy_episodes"] == 2
     assert config.from_dict(resolved) == tiny
 
 
@@ -44,14 +44,29 @@ BAD = [
     ({"task": {"id": "evolstm/Nope-v0"}}, "task.id: unknown Gymnasium id 'evolstm/Nope-v0'"),
     ({"task": {"id": "no_such_module:Env-v0"}}, "task.id: cannot import module 'no_such_module'"),
     ({"evaluation": {"backend": "cloud"}}, "evaluation.backend: Input should be 'local'"),
-    ({"evaluation": {"episodes": 0}}, "evaluation.episodes: Input should be greater than 0"),
+    ({"trainer": {"kind": "es", "episodes": 0}}, "trainer.episodes: Input should be greater than 0"),
+    (
+        {"evaluation": {"episodes": 4}},
+        "evaluation.episodes: this key has moved: ES episodes per member are trainer.episodes",
+    ),
+    (
+        {"evaluation": {"common_random_numbers": True}},
+        "evaluation.common_random_numbers: this key has moved: it is trainer.common_random_numbers",
+    ),
+    ({"evaluation": {"center_every": 2}}, "evaluation.center_every: this key has moved: it is evaluation.greedy_every"),
+    (
+        {"evaluation": {"center_episodes": 2}},
+        "evaluation.center_episodes: this key has moved: it is evaluation.greedy_episodes",
+    ),
     ({"seed": 1.5}, "seed: Input should be a valid integer"),
     ({"colour": "red"}, "colour: unknown key"),
     ({"seed": 2**32}, "seed: Input should be less than 4294967296"),
     ({"trainer": {"kind": "es", "stdev_init": float("inf")}}, "trainer.stdev_init: Input should be a finite number"),
     ({"trainer": {"kind": "es", "stop_at": float("nan")}}, "trainer.stop_at: Input should be a finite number"),
-    ({"trainer": {"kind": "es", "options": {"center_learning_rate": float("nan")}}},
-     "trainer.options: option center_learning_rate must be a finite number"),
+    (
+        {"trainer": {"kind": "es", "options": {"center_learning_rate": float("nan")}}},
+        "trainer.options: option center_learning_rate must be a finite number",
+    ),
 ]
 
 

@@ -23,7 +23,7 @@ VALID = config.to_dict(make_experiment())
 REINFORCE = config.to_dict(make_experiment(trainer={"kind": "reinforce", "episodes": 4, "iterations": 2}))
 TEXT = st.text(st.characters(blacklist_characters=":", blacklist_categories=("Cs",)), max_size=8)  # no module:Env ids
 VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=True) | TEXT,
+    st.none() | st.booleans() | st.integers(-(10**6), 10**6) | st.floats(allow_nan=True) | TEXT,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=3),
     max_leaves=5,
 )
@@ -98,12 +98,15 @@ def test_mutated_configs(data: dict[str, Any], capsys: pytest.CaptureFixture) ->
 
 
 @FUZZ
-@given(overrides=st.lists(
-    st.text(max_size=20)
-    | st.sampled_from(["-x", "--set", "=", "a.b=[", "seed"])
-    | st.builds("{}={}".format, st.sampled_from(KEYS), TEXT),
-    min_size=1, max_size=3,
-))
+@given(
+    overrides=st.lists(
+        st.text(max_size=20)
+        | st.sampled_from(["-x", "--set", "=", "a.b=[", "seed"])
+        | st.builds("{}={}".format, st.sampled_from(KEYS), TEXT),
+        min_size=1,
+        max_size=3,
+    )
+)
 def test_set_overrides(overrides: list[str], capsys: pytest.CaptureFixture) -> None:
     overrides = [o for o in overrides if "\x00" not in o]
     if overrides and not _validates_or_one_line(VALID, tuple(overrides)):

@@ -10,7 +10,7 @@ import pytest
 
 from evolstm.config import ConfigError
 from evolstm.environment import make_env
-from evolstm.run import train
+from evolstm.training import train
 from tests.conftest import make_experiment
 
 USER_MODULE = '''

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from evolstm.config import TRAINER_KINDS
-from evolstm.run import train
+from evolstm.training import train
 from evolstm.tasks import TASK_IDS
 from tests.conftest import make_experiment
 
@@ -22,34 +22,64 @@ REINFORCE = {"kind": "reinforce", "learning_rate": 0.01}
 #: (trainer, task id) -> (experiment sections, exported policy, return it must reach on fresh episodes, chance level)
 BUDGETS: dict[tuple[str, str], tuple[dict[str, Any], str, float, float]] = {
     ("es", "evolstm/TMaze-v0"): (
-        {**TMAZE, "trainer": {"popsize": 32, "generations": 60},
-         "evaluation": {"episodes": 16, "common_random_numbers": True, "final_episodes": 100}},
-        "best", 3.9, 1.95,
+        {
+            **TMAZE,
+            "trainer": {"popsize": 32, "episodes": 16, "common_random_numbers": True, "generations": 60},
+            "evaluation": {"greedy_episodes": 16, "final_episodes": 100},
+        },
+        "best",
+        3.9,
+        1.95,
     ),
     ("reinforce", "evolstm/TMaze-v0"): (
-        {**TMAZE, "trainer": {**REINFORCE, "episodes": 32, "iterations": 400, "discount": 0.98, "stop_at": 4.0},
-         "evaluation": {"episodes": 32, "center_every": 10, "final_episodes": 100}},
-        "best", 3.9, 1.95,
+        {
+            **TMAZE,
+            "trainer": {**REINFORCE, "episodes": 32, "iterations": 400, "discount": 0.98, "stop_at": 4.0},
+            "evaluation": {"greedy_episodes": 32, "greedy_every": 10, "final_episodes": 100},
+        },
+        "best",
+        3.9,
+        1.95,
     ),
     ("es", "evolstm/MaskedCartPole-v0"): (
-        {**CARTPOLE, "trainer": {"popsize": 32, "generations": 100, "stop_at": 500.0},
-         "evaluation": {"episodes": 2, "center_episodes": 10, "final_episodes": 20}},
-        "center", 475.0, 25.0,
+        {
+            **CARTPOLE,
+            "trainer": {"popsize": 32, "episodes": 2, "generations": 100, "stop_at": 500.0},
+            "evaluation": {"greedy_episodes": 10, "final_episodes": 20},
+        },
+        "center",
+        475.0,
+        25.0,
     ),
     ("reinforce", "evolstm/MaskedCartPole-v0"): (
-        {**CARTPOLE, "trainer": {**REINFORCE, "episodes": 16, "iterations": 300, "entropy_coef": 0.0, "stop_at": 500.0},
-         "evaluation": {"episodes": 10, "center_every": 5, "final_episodes": 20}},
-        "best", 475.0, 25.0,
+        {
+            **CARTPOLE,
+            "trainer": {**REINFORCE, "episodes": 16, "iterations": 300, "entropy_coef": 0.0, "stop_at": 500.0},
+            "evaluation": {"greedy_episodes": 10, "greedy_every": 5, "final_episodes": 20},
+        },
+        "best",
+        475.0,
+        25.0,
     ),
     ("es", "evolstm/RepeatPrevious-v0"): (
-        {**REPEAT, "trainer": {"popsize": 32, "generations": 60},
-         "evaluation": {"episodes": 8, "common_random_numbers": True, "final_episodes": 100}},
-        "center", 0.9, 0.5,
+        {
+            **REPEAT,
+            "trainer": {"popsize": 32, "episodes": 8, "common_random_numbers": True, "generations": 60},
+            "evaluation": {"greedy_episodes": 8, "final_episodes": 100},
+        },
+        "center",
+        0.9,
+        0.5,
     ),
     ("reinforce", "evolstm/RepeatPrevious-v0"): (
-        {**REPEAT, "trainer": {**REINFORCE, "episodes": 32, "iterations": 150, "discount": 0.9},
-         "evaluation": {"episodes": 32, "center_every": 10, "final_episodes": 100}},
-        "final", 0.9, 0.5,
+        {
+            **REPEAT,
+            "trainer": {**REINFORCE, "episodes": 32, "iterations": 150, "discount": 0.9},
+            "evaluation": {"greedy_episodes": 32, "greedy_every": 10, "final_episodes": 100},
+        },
+        "final",
+        0.9,
+        0.5,
     ),
 }
 CASES = list(itertools.product(TRAINER_KINDS, TASK_IDS))
@@ -76,3 +106,17 @@ def test_feedforward_stays_at_chance_on_the_tmaze(tmp_path: Path) -> None:
     run = train(make_experiment(**sections), tmp_path, quiet=True)
     final = json.loads((run.path / "summary.json").read_text())["final_evaluation"]
     assert max(result["mean_return"] for result in final.values()) <= chance + 0.5, final
+
+
+@pytest.mark.slow
+def test_reinforce_learns_box_actions(tmp_path: Path) -> None:
+    """Box actions: the Gaussian policy learns to recall a cue as a continuous action (chance: return 0)."""
+    experiment = make_experiment(
+        task={"id": "tests.cue_box:CueBox-v0", "kwargs": {"length": 3}},
+        policy={"hidden": 8},
+        trainer={**REINFORCE, "episodes": 32, "iterations": 200, "discount": 1.0, "stop_at": 0.9},
+        evaluation={"greedy_episodes": 32, "greedy_every": 10, "final_episodes": 100},
+    )
+    run = train(experiment, tmp_path, quiet=True)
+    final = json.loads((run.path / "summary.json").read_text())["final_evaluation"]
+    assert final["best"]["mean_return"] >= 0.9, final

@@ -24,8 +24,17 @@ def make_run(folder: Path, config: dict[str, Any], rows: list[dict[str, Any]]) -
 
 def rows(centers: list[float | None], steps_per_generation: int = 100) -> list[dict[str, Any]]:
     """Metric rows, one per generation, with the given greedy returns (None: not evaluated)."""
-    return [{"generation": g, "env_steps": (g + 1) * steps_per_generation, "wall_time": 0.5 * (g + 1),
-             "best": 1.0, "mean": 0.0, "center": c} for g, c in enumerate(centers)]
+    return [
+        {
+            "generation": g,
+            "env_steps": (g + 1) * steps_per_generation,
+            "wall_time": 0.5 * (g + 1),
+            "best": 1.0,
+            "mean": 0.0,
+            "center": c,
+        }
+        for g, c in enumerate(centers)
+    ]
 
 
 def config(name: str = "a", seed: int = 0, popsize: int = 8) -> dict[str, Any]:
@@ -93,6 +102,22 @@ def test_learning_curves_png_is_written(tmp_path: Path) -> None:
 
 def test_a_metric_no_run_has_is_a_value_error(tmp_path: Path) -> None:
     path = tmp_path / "curves.png"
-    with pytest.raises(ValueError, match="no run has a value for metric 'center'"):
+    with pytest.raises(ValueError, match="no run has a value for metric 'greedy'"):
         plot_learning_curves({"a": [rows([None, None])]}, path)
     assert not path.exists()
+
+
+def test_the_command_pools_seeds_and_reads_both_trainers_rows(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """python -m evolstm.plots: ES rows (generation, center) and REINFORCE rows (iteration, greedy) in one figure."""
+    from evolstm.plots import main
+    from evolstm.training import train
+    from tests.conftest import make_experiment
+
+    reinforce = {"trainer": {"kind": "reinforce", "episodes": 4, "iterations": 2}}
+    made = [make_experiment(seed=seed) for seed in (0, 1)] + [make_experiment(name="pg", **reinforce)]
+    runs = [train(experiment, tmp_path / "runs", quiet=True).path for experiment in made]
+    figure = tmp_path / "curves.png"
+    assert main([*map(str, runs), "--out", str(figure)]) == 0
+    assert matplotlib.image.imread(figure).shape[:2] == (450, 1600)
+    assert main([str(tmp_path / "absent"), "--out", str(figure)]) == 2
+    assert "no such run directory" in capsys.readouterr().err

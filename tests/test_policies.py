@@ -1,20 +1,30 @@
-"""Policies: shapes, flat-vector round trip, and the population form equal to the single network, for every kind."""
+"""Policies: shapes, flat-vector round trip, the population form equal to torch's own networks, spec round trips,
+for every registered kind (a new kind is tested here for free)."""
 
 from __future__ import annotations
+
+import pickle
 
 import gymnasium
 import numpy as np
 import pytest
 import torch
 
-from evolstm.config import POLICY_KINDS
-from evolstm.policies import Policy, PolicySpec, PopulationPolicy, select_action
+from evolstm.policies import CELLS, Policy, PolicySpec, PopulationPolicy, select_action
 
 OBS = gymnasium.spaces.Box(-1.0, 1.0, (3,), np.float32)
 ACTIONS = {
     "discrete": gymnasium.spaces.Discrete(4),
     "box": gymnasium.spaces.Box(np.array([-2.0, 0.0], np.float32), np.array([2.0, 1.0], np.float32)),
 }
+#: Kinds whose single network is torch's own (nn.LSTM, nn.GRU, an MLP), so comparing it with the population form is
+#: not circular; the peephole LSTM's module runs the population step and is checked against its equations instead.
+INDEPENDENT_CORES = [
+    pytest.param(kind, marks=pytest.mark.skip(reason="see tests/policies/test_peephole.py"))
+    if kind == "peephole"
+    else kind
+    for kind in CELLS
+]
 
 
 def _spec(kind: str, actions: str, layers: int = 1) -> PolicySpec:
@@ -23,7 +33,7 @@ def _spec(kind: str, actions: str, layers: int = 1) -> PolicySpec:
 
 @pytest.mark.parametrize("layers", [1, 2])
 @pytest.mark.parametrize("actions", list(ACTIONS))
-@pytest.mark.parametrize("kind", POLICY_KINDS)
+@pytest.mark.parametrize("kind", CELLS)
 def test_shapes_and_flat_round_trip(kind: str, actions: str, layers: int) -> None:
     spec = _spec(kind, actions, layers)
     policy = Policy(spec)
@@ -32,13 +42,14 @@ def test_shapes_and_flat_round_trip(kind: str, actions: str, layers: int) -> Non
     assert torch.equal(policy.flat(), vector)
     out, state = policy(torch.randn(7, 2, 3), policy.initial_state(2))
     assert out.shape == (7, 2, spec.action_dim)
+    assert len(state) == CELLS[kind].state_count
     assert all(s.shape == (layers, 2, 5) for s in state)
     with pytest.raises(ValueError, match="parameter vector has shape"):
         policy.load_flat(torch.zeros(3))
 
 
 @pytest.mark.parametrize("layers", [1, 2])
-@pytest.mark.parametrize("kind", POLICY_KINDS)
+@pytest.mark.parametrize("kind", INDEPENDENT_CORES)
 def test_population_step_equals_each_members_network(kind: str, layers: int) -> None:
     torch.manual_seed(0)
     spec = _spec(kind, "discrete", layers)
@@ -60,28 +71,35 @@ def test_population_step_equals_each_members_network(kind: str, layers: int) -> 
             torch.testing.assert_close(s_pop[:, p], s_member, atol=1e-5, rtol=1e-5)
 
 
-def test_peephole_follows_gers_schmidhuber_equations() -> None:
-    torch.manual_seed(1)
-    spec = _spec("peephole", "discrete")
-    policy = Policy(spec)
-    policy.load_flat(torch.randn(policy.num_params) * 0.5)
-    w = dict(policy.core.named_parameters())
-    x = torch.randn(4, 1, 3)
-    h, c = torch.zeros(1, 5), torch.zeros(1, 5)
-    for x_t in x:
-        i, f, g, o = (x_t @ w["weight_ih_l0"].T + h @ w["weight_hh_l0"].T + w["bias_l0"]).chunk(4, dim=-1)
-        p_i, p_f, p_o = w["peephole_l0"]
-        c = torch.sigmoid(f + p_f * c) * c + torch.sigmoid(i + p_i * c) * torch.tanh(g)
-        h = torch.sigmoid(o + p_o * c) * torch.tanh(c)
-    _, (h_net, c_net) = policy(x, policy.initial_state(1))
-    torch.testing.assert_close(h_net[0], h)
-    torch.testing.assert_close(c_net[0], c)
+def test_population_refuses_a_vector_of_the_wrong_length() -> None:
+    spec = _spec("lstm", "discrete")
+    with pytest.raises(ValueError, match=rf"params must be \[P, {spec.num_params}\]"):
+        PopulationPolicy(spec, torch.zeros(2, spec.num_params + 1))
 
 
-def test_lstm_forget_gates_start_open() -> None:
-    policy = Policy(_spec("lstm", "discrete"))
-    forget = policy.core.bias_ih_l0[5:10] + policy.core.bias_hh_l0[5:10]
-    assert torch.all(forget == 1.0)
+def test_unknown_kinds_are_refused_by_both_forms() -> None:
+    spec = _spec("transformer", "discrete")
+    for build in (Policy, lambda s: PopulationPolicy(s, torch.zeros(1, 10))):
+        with pytest.raises(ValueError, match="unknown policy kind 'transformer'; allowed: lstm, gru, peephole"):
+            build(spec)
+
+
+def test_spec_round_trips_and_pickles() -> None:
+    spec = _spec("gru", "box", layers=2)
+    assert spec.num_params == Policy(spec).num_params  # fills the cached layout
+    copy = pickle.loads(pickle.dumps(spec))
+    assert copy == spec and hash(copy) == hash(spec) and copy.layout == spec.layout
+    assert PolicySpec.from_dict(spec.to_dict()) == spec
+    assert set(spec.to_dict()) == {
+        "kind",
+        "obs_dim",
+        "action_dim",
+        "discrete",
+        "hidden",
+        "layers",
+        "action_low",
+        "action_high",
+    }
 
 
 def test_select_action_respects_the_action_space() -> None:

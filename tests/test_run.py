@@ -17,8 +17,16 @@ from evolstm.runs import read_metrics
 
 ROOT = Path(__file__).parent.parent
 TINY = [
-    "--set", "trainer.generations=3", "--set", "trainer.popsize=6", "--set", "evaluation.episodes=1",
-    "--set", "evaluation.final_episodes=3", "--set", "policy.hidden=4",
+    "--set",
+    "trainer.generations=3",
+    "--set",
+    "trainer.popsize=6",
+    "--set",
+    "trainer.episodes=1",
+    "--set",
+    "evaluation.final_episodes=3",
+    "--set",
+    "policy.hidden=4",
 ]
 
 
@@ -47,14 +55,19 @@ def test_quickstart_writes_a_complete_run_directory(tmp_path: Path, capsys: pyte
 
 
 def test_reinforce_writes_the_same_kind_of_run_directory(tmp_path: Path) -> None:
-    args = ["--set", "trainer.iterations=3", "--set", "trainer.episodes=4", "--set", "evaluation.center_every=1"]
+    args = ["--set", "trainer.iterations=3", "--set", "trainer.episodes=4", "--set", "evaluation.greedy_every=1"]
     assert main([str(ROOT / "experiments/tmaze-reinforce.yaml"), "--out", str(tmp_path), "--quiet", *args]) == 0
     run = _only_run(tmp_path)
     rows = read_metrics(run)
-    assert [r["generation"] for r in rows] == [0, 1, 2]
-    assert {"mean", "center", "entropy", "value_loss", "grad_norm", "lr", "env_steps", "wall_time"} <= set(rows[0])
+    assert [r["iteration"] for r in rows] == [0, 1, 2]  # in REINFORCE's own words: iterations, greedy return
+    assert {"mean", "greedy", "entropy", "value_loss", "grad_norm", "lr", "env_steps", "wall_time"} <= set(rows[0])
+    assert not {"generation", "center"} & set(rows[0])
     summary = json.loads((run / "summary.json").read_text())
-    assert summary["trainer"] == "reinforce" and set(summary["final_evaluation"]) == {"best", "final"}
+    assert (
+        summary["iterations"] == 3
+        and summary["trainer"] == "reinforce"
+        and set(summary["final_evaluation"]) == {"best", "final"}
+    )
     final = load_policy(run / "policies/final.safetensors")
     assert final.policy().num_params == summary["parameters"]
 
@@ -98,7 +111,9 @@ def test_user_mistakes_exit_2_with_one_line(
 def test_cli_process_missing_file_no_traceback(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "evolstm.run", str(tmp_path / "absent.yaml")],
-        capture_output=True, text=True, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
     )
     assert done.returncode == 2
     assert "Traceback" not in done.stderr

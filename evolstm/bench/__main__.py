@@ -1,131 +1,288 @@
-"""python -m evolstm.bench throughput ...: evolstm's benchmarks (numbers to report, not tests)."""
+"""python -m evolstm.bench COMMAND ...: evolstm's benchmarks (numbers to report, not tests).
+
+Each command prints a table and writes its rows as JSON (default bench-results/COMMAND.json). A mistake in the
+arguments or in an experiment is one line on stderr and exit code 2; anything else is a bug and shows its traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 import yaml
 
 from evolstm import cli
 from evolstm.atomic import write_text
+from evolstm.config import ConfigError
 
-#: the tasks `throughput` measures when none is given: velocity-free CartPole and a fixed-length task
+#: the tasks `populations` measures, and `throughput` without --task: velocity-free CartPole and a fixed-length task
 DEFAULT_TASKS = [
     {"id": "evolstm/MaskedCartPole-v0", "kwargs": {}},
     {"id": "evolstm/RepeatPrevious-v0", "kwargs": {"symbols": 4, "lag": 2, "length": 200}},
 ]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = cli.ArgumentParser(prog="python -m evolstm.bench", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("throughput", help="env steps/s of local, batched and EvoTorch evaluation")
-    run.add_argument("--task", help="Gymnasium id (default: masked CartPole and RepeatPrevious of length 200)")
-    run.add_argument("--kwargs", default="{}", help="task kwargs as a YAML mapping, e.g. '{length: 10}'")
-    run.add_argument("--hidden", type=int, default=32)
-    run.add_argument("--popsizes", default="32,256", help="comma-separated population sizes")
-    run.add_argument("--episodes", type=int, default=1, help="episodes per member")
-    run.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
-    run.add_argument("--repeats", type=int, default=3, help="timed repeats per figure (median)")
-    run.add_argument("--no-evotorch", action="store_true", help="skip EvoTorch's GymNE/VecGymNE")
-    run.add_argument("--out", type=Path, default=Path("bench-results/throughput.json"), help="JSON file to write")
-    scale = commands.add_parser("scale", help="batched throughput for large populations (GPU) and agreement")
-    scale.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
-    scale.add_argument("--popsizes", default="1024,4096,16384,65536")
-    scale.add_argument("--hidden", type=int, default=32)
-    scale.add_argument("--episodes", type=int, default=1)
-    scale.add_argument("--threads", type=int, default=1)
-    scale.add_argument("--repeats", type=int, default=3)
-    scale.add_argument("--out", type=Path, default=Path("bench-results/scale.json"))
-    ray_scaling = commands.add_parser("scaling", help="in-process vs 1, 2, ... Ray workers on a CPU-bound env")
-    ray_scaling.add_argument("--workers", default="1,2", help="comma-separated worker counts")
-    ray_scaling.add_argument("--popsize", type=int, default=256)
-    ray_scaling.add_argument("--hidden", type=int, default=32)
-    ray_scaling.add_argument("--generations", type=int, default=5, help="timed generations per path (median)")
-    ray_scaling.add_argument("--threads", type=int, default=1)
-    ray_scaling.add_argument("--out", type=Path, default=Path("bench-results/scaling.json"))
-    overhead = commands.add_parser("checkpoint", help="checkpoint overhead on an experiment (default: T-maze)")
-    overhead.add_argument("--experiment", type=Path, default=Path("experiments/tmaze-es.yaml"))
-    overhead.add_argument("--intervals", default="10,1,0", help="checkpoint_every values (10 is the default)")
-    overhead.add_argument("--repeats", type=int, default=3, help="runs per interval (median)")
-    overhead.add_argument("--threads", type=int, default=1)
-    overhead.add_argument("--out", type=Path, default=Path("bench-results/checkpoint.json"))
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    if args.command == "checkpoint":
-        return _checkpoint(args)
-    if args.command == "scale":
-        return _scale(args)
-    if args.command == "scaling":
-        return _ray_scaling(args)
+def _at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: one integer, at least `minimum`."""
 
-    from evolstm.bench.throughput import agreement, format_table, throughput
+    def parse(text: str) -> int:
+        """The integer `text` spells, or argparse's one-line error."""
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{text!r}: must be at least {minimum}")
+        return value
 
-    tasks = [{"id": args.task, "kwargs": yaml.safe_load(args.kwargs) or {}}] if args.task else DEFAULT_TASKS
-    popsizes = [int(p) for p in args.popsizes.split(",")]
+    return parse
+
+
+def _list_of(minimum: int) -> Callable[[str], list[int]]:
+    """An argparse type: comma-separated integers, each at least `minimum`."""
+    one = _at_least(minimum)
+    return lambda text: [one(part) for part in text.split(",")]
+
+
+def _mapping(text: str) -> dict[str, Any]:
+    """An argparse type: a YAML mapping such as '{length: 10}'."""
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not valid YAML") from None
+    if not isinstance(value, dict | None):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a YAML mapping")
+    return value or {}
+
+
+def _model_flags(parser: argparse.ArgumentParser) -> None:
+    """The LSTM size and torch's thread count, shared by the benchmarks that time evaluation."""
+    parser.add_argument("--hidden", type=_at_least(1), default=32, help="LSTM units (default: %(default)s)")
+    parser.add_argument("--threads", type=_at_least(1), default=1, help="torch intra-op threads (default: %(default)s)")
+
+
+def _agreement_line(task_id: str, device: str, popsize: int, episodes: int, difference: float) -> str:
+    """The agreement check's result, the difference written exactly (repr), so that 0.0 means bit-identical."""
+    return (
+        f"{task_id}: largest |return(local) - return(batched {device})| over {popsize} members x {episodes} "
+        f"episode(s) = {difference!r}"
+    )
+
+
+def _throughput_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags of `throughput`."""
+    parser.add_argument("--task", help="Gymnasium id (default: masked CartPole and RepeatPrevious of length 200)")
+    parser.add_argument(
+        "--kwargs", type=_mapping, default={}, help="task kwargs as a YAML mapping, e.g. '{length: 10}'"
+    )
+    _model_flags(parser)
+    parser.add_argument("--popsizes", type=_list_of(1), default=[32, 256], help="comma-separated population sizes")
+    parser.add_argument("--episodes", type=_at_least(1), default=1, help="episodes per member")
+    parser.add_argument("--repeats", type=_at_least(1), default=3, help="timed repeats per figure (median)")
+    parser.add_argument("--no-evotorch", action="store_true", help="skip EvoTorch's GymNE/VecGymNE")
+
+
+def _throughput(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Agreement of local and batched cpu at the smallest population, then the throughput table."""
+    from evolstm.bench.populations import agreement
+    from evolstm.bench.throughput import throughput
+    from evolstm.bench.timing import format_table
+
+    if args.kwargs and not args.task:
+        raise ConfigError("--kwargs: name the task they are for with --task")
+    tasks = [{"id": args.task, "kwargs": args.kwargs}] if args.task else DEFAULT_TASKS
+    smallest = min(args.popsizes)
     rows = []
     for task in tasks:
-        rows += throughput(task, args.hidden, popsizes, args.episodes, args.repeats, not args.no_evotorch)
-        print(f"{task['id']}: largest |fitness(local) - fitness(batched cpu)| = "
-              f"{agreement(task, args.hidden, min(popsizes), args.episodes):.3g}", flush=True)
+        difference = agreement(task, args.hidden, smallest, args.episodes)
+        print(_agreement_line(task["id"], "cpu", smallest, args.episodes, difference), flush=True)
+        rows += throughput(task, args.hidden, args.popsizes, args.episodes, args.repeats, not args.no_evotorch)
     print(f"torch threads: {args.threads}; LSTM hidden {args.hidden}; {args.episodes} episode(s) per member")
     print(format_table(rows))
-    return _write(rows, args.out)
+    return rows
 
 
-def _write(rows: list[dict], path: Path) -> int:
-    """Write the rows as JSON and say where."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_text(path, json.dumps(rows, indent=2) + "\n")
-    print(f"written to {path}")
-    return 0
+def _populations_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags of `populations`."""
+    parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"], help="where the batched path runs")
+    _model_flags(parser)
+    parser.add_argument(
+        "--popsizes",
+        type=_list_of(1),
+        default=[1024, 4096, 16384, 65536],
+        help="comma-separated population sizes (default: 1024,4096,16384,65536)",
+    )
+    parser.add_argument(
+        "--agreement-popsize",
+        type=_at_least(1),
+        default=256,
+        help="members in the agreement check (default: %(default)s)",
+    )
+    parser.add_argument("--episodes", type=_at_least(1), default=1, help="episodes per member")
+    parser.add_argument("--repeats", type=_at_least(1), default=3, help="timed repeats per figure (median)")
 
 
-def _ray_scaling(args: argparse.Namespace) -> int:
-    """Speedup of Ray workers over the in-process path, and Ray's per-generation overhead."""
-    from evolstm.bench.scaling import format_scaling, scaling
-
-    rows = scaling([int(w) for w in args.workers.split(",")], args.popsize, args.hidden, args.generations)
-    print(f"SpinningMaskedCartPole-v0 (every step burns 50 us); population {args.popsize}, LSTM {args.hidden}, "
-          f"1 episode each; torch threads {args.threads} in the driver and 1 per worker")
-    print(format_scaling(rows))
-    return _write(rows, args.out)
-
-
-def _scale(args: argparse.Namespace) -> int:
-    """Agreement of the device's fitness with the local path, then throughput per population size."""
-    from evolstm.bench.throughput import agreement, format_table, scaling
+def _populations(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Agreement of the device's returns with the local path, then throughput per population size and the peak."""
+    from evolstm.bench.populations import agreement, populations
+    from evolstm.bench.timing import format_table
 
     if args.device == "cuda" and not torch.cuda.is_available():
-        print("error: --device cuda: torch sees no CUDA device", file=sys.stderr)
-        return 2
-    popsizes = [int(p) for p in args.popsizes.split(",")]
+        raise ConfigError("--device cuda: torch sees no CUDA device (use --device cpu)")
     rows = []
     for task in DEFAULT_TASKS:
-        print(f"{task['id']}: largest |fitness(local) - fitness(batched {args.device})| over 256 members = "
-              f"{agreement(task, args.hidden, 256, args.episodes, args.device):.3g}", flush=True)
-        rows += scaling(task, args.hidden, popsizes, args.episodes, args.device, args.repeats)
+        difference = agreement(task, args.hidden, args.agreement_popsize, args.episodes, args.device)
+        print(_agreement_line(task["id"], args.device, args.agreement_popsize, args.episodes, difference), flush=True)
+        rows += populations(task, args.hidden, args.popsizes, args.episodes, args.device, args.repeats)
     print(f"device {args.device}; torch threads: {args.threads}; LSTM hidden {args.hidden}")
     print(format_table(rows))
     for task in DEFAULT_TASKS:
-        mine = [r for r in rows if r["task"] == task["id"]]
-        peak = max(mine, key=lambda r: r["env_steps_per_s"])
+        peak = max((r for r in rows if r["task"] == task["id"]), key=lambda r: r["env_steps_per_s"])
         print(f"{task['id']}: peak {peak['env_steps_per_s']:,.0f} env steps/s at population {peak['popsize']}")
-    return _write(rows, args.out)
+    return rows
 
 
-def _checkpoint(args: argparse.Namespace) -> int:
+def _ray_workers_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags of `ray-workers`."""
+    parser.add_argument(
+        "--workers", type=_list_of(1), default=[1, 2], help="comma-separated worker counts (default: 1,2)"
+    )
+    parser.add_argument("--popsize", type=_at_least(1), default=256, help="population size (default: %(default)s)")
+    _model_flags(parser)
+    parser.add_argument("--generations", type=_at_least(1), default=5, help="timed generations per path (median)")
+
+
+def _ray_workers(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Speedup of Ray workers over the in-process path, and Ray's per-generation overhead."""
+    from evolstm.bench.ray_workers import format_table, ray_workers
+
+    rows = ray_workers(args.workers, args.popsize, args.hidden, args.generations)
+    print(
+        f"SpinningMaskedCartPole-v0 (every step burns 50 us); population {args.popsize}, LSTM {args.hidden}, "
+        f"1 episode each; torch threads {args.threads} in the driver and 1 per worker"
+    )
+    print(format_table(rows))
+    return rows
+
+
+def _checkpoint_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags of `checkpoint` (the experiment's own `threads` setting applies)."""
+    parser.add_argument(
+        "--experiment",
+        type=Path,
+        default=Path("experiments/tmaze-es.yaml"),
+        help="experiment YAML file (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--intervals",
+        type=_list_of(0),
+        default=[10, 1, 0],
+        help="checkpoint_every values; 10 is the default, 0 start and exit only (default: 10,1,0)",
+    )
+    parser.add_argument("--repeats", type=_at_least(1), default=3, help="runs per interval (median)")
+
+
+def _checkpoint(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Checkpoint overhead per interval, medians of runs of the experiment."""
     from evolstm.bench.checkpointing import checkpoint_overhead, format_table
 
-    rows = checkpoint_overhead(args.experiment, [int(i) for i in args.intervals.split(",")], args.repeats)
-    print(f"{args.experiment}: medians of {args.repeats} runs; the experiment's own threads setting "
-          f"({rows[0]['threads']} torch thread)")
+    rows = checkpoint_overhead(args.experiment, args.intervals, args.repeats)
+    print(
+        f"{args.experiment}: medians of {args.repeats} runs; the experiment's own threads setting "
+        f"({rows[0]['threads']} torch thread(s))"
+    )
     print(format_table(rows))
-    return _write(rows, args.out)
+    return rows
+
+
+@dataclass(frozen=True)
+class Command:
+    """A subcommand: its one-line help, its flags (all but --out) and what it runs (the rows to write)."""
+
+    help: str
+    flags: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], list[dict[str, Any]]]
+    threads: bool = True  # sets torch's thread count from --threads
+
+
+COMMANDS: dict[str, Command] = {
+    "throughput": Command(
+        "env steps/s of local, batched and EvoTorch evaluation at a few population sizes",
+        _throughput_flags,
+        _throughput,
+    ),
+    "populations": Command(
+        "env steps/s of the batched path for large populations on one device (GPU), after "
+        "checking that it scores exactly as the local path",
+        _populations_flags,
+        _populations,
+    ),
+    "ray-workers": Command(
+        "seconds per generation in-process vs on 1, 2, ... Ray workers (CPU-bound env), and Ray's overhead",
+        _ray_workers_flags,
+        _ray_workers,
+    ),
+    "checkpoint": Command(
+        "share of a run's wall time spent writing checkpoints, per checkpoint interval",
+        _checkpoint_flags,
+        _checkpoint,
+        threads=False,
+    ),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: one subparser per entry of COMMANDS, each with --out bench-results/NAME.json."""
+    parser = cli.ArgumentParser(
+        prog="python -m evolstm.bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, command in COMMANDS.items():
+        sub = commands.add_parser(name, help=command.help, description=command.help)
+        command.flags(sub)
+        sub.add_argument(
+            "--out",
+            type=Path,
+            default=Path(f"bench-results/{name}.json"),
+            help="JSON file to write (default: %(default)s)",
+        )
+    return parser
+
+
+def _check_out(path: Path) -> None:
+    """Fail now, not after the benchmark, when the JSON file cannot be written at `path` (creating no folder)."""
+    if path.is_dir():
+        raise ConfigError(f"--out {path}: is a folder; give a file name")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # the folder that `mkdir -p` would create the rest in
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(f"--out {path}: cannot write there ({folder} is not a writable folder)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one benchmark: 0 on success, 2 (and one line on stderr) on a user mistake."""
+    args = build_parser().parse_args(argv)
+    command = COMMANDS[args.command]
+    if command.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        _check_out(args.out)
+        rows = command.run(args)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    write_text(args.out, json.dumps(rows, indent=2) + "\n")
+    print(f"written to {args.out}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -61,9 +61,8 @@ def network_string(hidden: int) -> str:
     return f"LSTM(obs_length, {hidden}) >> Linear({hidden}, act_length)"
 
 
-def _make_problem(
-    task_id: str, hidden: int, episodes: int, vectorized: bool, env_kwargs: dict[str, Any] | None
-) -> Any:
+def _make_problem(task_id: str, hidden: int, episodes: int, vectorized: bool, env_kwargs: dict[str, Any] | None) -> Any:
+    """EvoTorch's GymNE (or VecGymNE) problem for the task and an LSTM(hidden) policy, without Ray or normalization."""
     common: dict[str, Any] = dict(
         env_config=dict(env_kwargs or {}),
         observation_normalization=False,
@@ -124,9 +123,7 @@ def evotorch_throughput(
         problem.manual_seed(seed)
         batch = problem.generate_batch(int(popsize))
         if param_stdev is not None:
-            values = problem.make_gaussian(
-                num_solutions=int(popsize), center=0.0, stdev=float(param_stdev)
-            )
+            values = problem.make_gaussian(num_solutions=int(popsize), center=0.0, stdev=float(param_stdev))
             batch.set_values(values)
         if not vectorized:
             problem.get_env().reset(seed=seed)
@@ -148,9 +145,7 @@ def evotorch_throughput(
         random.setstate(py_random_state)
         logger.setLevel(old_level)
 
-    rate, steps, seconds, episodes_done = runs[
-        [r[0] for r in runs].index(statistics.median_low([r[0] for r in runs]))
-    ]
+    rate, steps, seconds, episodes_done = runs[[r[0] for r in runs].index(statistics.median_low([r[0] for r in runs]))]
     return {
         "env_steps_per_s": float(rate),
         "env_steps": float(steps),

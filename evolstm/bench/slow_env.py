@@ -1,4 +1,4 @@
-"""A CPU-bound Gymnasium env for scaling benchmarks: masked CartPole whose every step also burns `step_us` us."""
+"""A CPU-bound Gymnasium env for the ray-workers benchmark: masked CartPole whose every step also burns `step_us` us."""
 
 from __future__ import annotations
 
@@ -14,10 +14,12 @@ class Spinning(gymnasium.Wrapper):
     """Busy-waits `step_us` microseconds in every step, like an expensive simulator would."""
 
     def __init__(self, env: gymnasium.Env, step_us: float) -> None:
+        """Wrap `env`, burning `step_us` microseconds per step."""
         super().__init__(env)
         self.step_us = step_us
 
     def step(self, action: Any) -> tuple:
+        """Busy-wait, then step the wrapped env."""
         until = time.perf_counter() + self.step_us * 1e-6
         while time.perf_counter() < until:
             pass
@@ -25,6 +27,7 @@ class Spinning(gymnasium.Wrapper):
 
 
 def make_spinning(step_us: float = 50.0, render_mode: str | None = None) -> gymnasium.Env:
+    """Masked CartPole (without its time limit: the registration below adds one) burning `step_us` per step."""
     return Spinning(gymnasium.make("evolstm/MaskedCartPole-v0", render_mode=render_mode).unwrapped, step_us)
 
 

@@ -1,4 +1,5 @@
-"""Evaluators turn parameter sets [P, D] and episode seeds [P, E] into episode results; picked by backend name."""
+"""Evaluators play episodes for the trainers, with two verbs: `score` a population (ES fitness, greedy evaluations)
+and `collect` sampled episodes of one policy (REINFORCE). Picked by the experiment's `evaluation.backend`."""
 
 from __future__ import annotations
 
@@ -16,31 +17,29 @@ from evolstm.sampling import Sampling
 
 
 class Evaluator(Protocol):
-    """Plays member p's episodes with seeds[p] under the frozen normalizer `norm`; deterministic given its inputs.
-
-    Actions are greedy, or drawn as `sampling` says, in which case the trajectories are recorded (for REINFORCE).
-    """
+    """Deterministic given its inputs: member p's episode e is reset with seeds[p, e] and played under `norm`."""
 
     device: torch.device
 
-    def evaluate(
-        self, params: Tensor, seeds: np.ndarray, norm: ObsNorm, sampling: Sampling | None = None
-    ) -> EpisodeResults: ...
+    def score(self, params: Tensor, seeds: np.ndarray, norm: ObsNorm) -> EpisodeResults:
+        """Greedy episodes of P parameter sets: params [P, D], seeds [P, E] -> returns, lengths [P, E], obs stats."""
+        ...
+
+    def collect(self, params: Tensor, seeds: np.ndarray, norm: ObsNorm, sampling: Sampling) -> EpisodeResults:
+        """Sampled episodes of one policy for learning: params [D], seeds [E] -> results [1, E] with trajectories;
+        episode e's actions are drawn from its own seed, so results do not depend on how episodes are split."""
+        ...
 
     def close(self) -> None: ...
 
 
 def make_evaluator(experiment: Experiment, spec: PolicySpec) -> Evaluator:
     """The evaluator the experiment's `evaluation.backend` names."""
-    backend = experiment.evaluation.backend
-    if backend == "ray":
+    evaluation = experiment.evaluation
+    if evaluation.backend == "ray":
         from evolstm.evaluation.ray import RayEvaluator
 
         return RayEvaluator(experiment, spec)
-    if backend == "batched":
-        from evolstm.evaluation.batched import BatchedEvaluator
+    from evolstm.evaluation.vector import VectorEvaluator
 
-        return BatchedEvaluator(experiment.task, spec, experiment.evaluation.device)
-    from evolstm.evaluation.local import LocalEvaluator
-
-    return LocalEvaluator(experiment.task, spec)
+    return VectorEvaluator(experiment.task, spec, evaluation.backend, evaluation.device)

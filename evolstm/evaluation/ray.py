@@ -1,8 +1,9 @@
 """Evaluate a population on Ray actors: each actor keeps its envs and policy code between generations; only
 parameters (and seeds) go out, only returns, lengths and observation statistics come back.
 
-Members are split into contiguous shares, one per actor. A member's episodes depend only on its parameters and
-seeds, so fitness does not depend on the number of workers. A worker process that dies is restarted by Ray and its
+`score` splits members into contiguous shares, one per actor; `collect` splits episodes. A member's episodes depend
+only on its parameters and seeds (sampled actions on the episode's own seed; the policy steps a batch the size of the
+whole collection in every worker), so results do not depend on the number of workers. A worker process that dies is restarted by Ray and its
 share re-run (actor `max_restarts` / `max_task_retries`); an env that raises stops the run with an EpisodeError.
 """
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import replace
 
 import numpy as np
 import ray
@@ -41,35 +41,39 @@ def connect(cfg: RayConfig) -> None:
     # and run workers at normal priority: at Ray's default niceness 15 two workers on 2 cores ran ~30% slower each.
     ray._private.ray_constants.ENABLE_RAY_CLUSTER = False
     ray.init(
-        address="local", num_cpus=cfg.num_cpus or os.cpu_count(), include_dashboard=cfg.include_dashboard,
-        log_to_driver=False, logging_level=logging.WARNING, _system_config={"worker_niceness": 0},
+        address="local",
+        num_cpus=cfg.num_cpus or os.cpu_count(),
+        include_dashboard=cfg.include_dashboard,
+        log_to_driver=False,
+        logging_level=logging.WARNING,
+        _system_config={"worker_niceness": 0},
     )
 
 
 @ray.remote(num_cpus=1, max_restarts=RETRIES, max_task_retries=RETRIES)
 class EvaluationWorker:
-    """One actor: an in-process evaluator (local or batched) for its share of the population."""
+    """One actor: an in-process evaluator (local or batched) for its share of the episodes."""
 
     def __init__(self, task: TaskConfig, spec: PolicySpec, backend: str, device: str) -> None:
         torch.set_num_threads(1)
-        if backend == "batched":
-            from evolstm.evaluation.batched import BatchedEvaluator
+        from evolstm.evaluation.vector import VectorEvaluator
 
-            self.evaluator = BatchedEvaluator(task, spec, device)
-        else:
-            from evolstm.evaluation.local import LocalEvaluator
+        self.evaluator = VectorEvaluator(task, spec, backend, device)
 
-            self.evaluator = LocalEvaluator(task, spec)
-
-    def evaluate(
-        self, params: np.ndarray, seeds: np.ndarray, norm: ObsNorm, sampling: Sampling | None
-    ) -> tuple[EpisodeResults, float]:
+    def score(self, params: np.ndarray, seeds: np.ndarray, norm: ObsNorm) -> tuple[EpisodeResults, float]:
         """The share's results and the seconds spent computing them (to measure Ray's overhead)."""
         start = time.perf_counter()
-        results = self.evaluator.evaluate(torch.from_numpy(params.copy()), seeds, norm, sampling)
-        if results.trajectories is not None:  # ship tensors from the host
-            results = replace(results, trajectories=Trajectories(*(t.cpu() for t in vars(results.trajectories).values())))
+        results = self.evaluator.score(torch.from_numpy(params.copy()), seeds, norm)
         return results, time.perf_counter() - start
+
+    def collect(
+        self, params: np.ndarray, seeds: np.ndarray, norm: ObsNorm, sampling: Sampling, part: tuple[int, int]
+    ) -> tuple[EpisodeResults, float]:
+        """Episodes part[0]..part[1]-1 of the collection, with their trajectories on the host."""
+        start = time.perf_counter()
+        results = self.evaluator.collect(torch.from_numpy(params.copy()), seeds, norm, sampling, part)
+        host = Trajectories(*(t.cpu() for t in vars(results.trajectories).values()))
+        return EpisodeResults(results.returns, results.lengths, results.obs_stats, host), time.perf_counter() - start
 
     def location(self) -> tuple[int, str]:
         """(process id, Ray node id) of this worker."""
@@ -77,7 +81,7 @@ class EvaluationWorker:
 
 
 class RayEvaluator:
-    """Splits each evaluation over `workers` actors and merges their results in member order."""
+    """Splits each evaluation over `workers` actors and merges their results in member (or episode) order."""
 
     def __init__(self, experiment: Experiment, spec: PolicySpec) -> None:
         cfg = experiment.evaluation
@@ -98,33 +102,44 @@ class RayEvaluator:
         ]
         self.last_compute_seconds = 0.0  # slowest share of the last evaluation
 
-    def evaluate(
-        self, params: Tensor, seeds: np.ndarray, norm: ObsNorm, sampling: Sampling | None = None
-    ) -> EpisodeResults:
-        """Members (or, when sampling for REINFORCE, episodes) in contiguous shares, one per worker."""
-        params_np = params.detach().float().cpu().numpy()
-        by_episode = sampling is not None
-        shared = ray.put(params_np) if by_episode else None  # REINFORCE: one policy for every worker
-        count = seeds.shape[1] if by_episode else seeds.shape[0]
+    def _shares(self, count: int) -> list[tuple[int, int]]:
+        """Contiguous (lo, hi) shares of `count` items, one per worker (fewer when there are fewer items)."""
         bounds = np.linspace(0, count, min(len(self.workers), count) + 1).astype(int)
-        futures, offsets = [], []
-        for index, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])):
-            if by_episode:
-                share = (shared, seeds[:, lo:hi], norm, replace(sampling, seed=sampling.seed + index))
-            else:  # each worker receives only its members' parameters: P x D floats in all, whatever the layout
-                share = (ray.put(params_np[lo:hi]), seeds[lo:hi], norm, None)
-            futures.append(self.workers[index].evaluate.remote(*share))
-            offsets.append(0 if by_episode else int(lo))
+        return [(int(lo), int(hi)) for lo, hi in zip(bounds[:-1], bounds[1:])]
+
+    def score(self, params: Tensor, seeds: np.ndarray, norm: ObsNorm) -> EpisodeResults:
+        """Members in contiguous shares; each worker receives only its members' parameters."""
+        params_np = params.detach().float().cpu().numpy()
+        shares = self._shares(seeds.shape[0])
+        futures = [
+            worker.score.remote(ray.put(params_np[lo:hi]), seeds[lo:hi], norm)
+            for worker, (lo, hi) in zip(self.workers, shares)
+        ]
+        parts = self._gather(futures, [(lo, 0) for lo, _ in shares])
+        return _merge(parts, axis=0)
+
+    def collect(self, params: Tensor, seeds: np.ndarray, norm: ObsNorm, sampling: Sampling) -> EpisodeResults:
+        """Episodes in contiguous shares; one copy of the policy in the object store for all workers."""
+        shared = ray.put(params.detach().float().cpu().numpy())
+        shares = self._shares(len(seeds))
+        futures = [
+            worker.collect.remote(shared, seeds, norm, sampling, share) for worker, share in zip(self.workers, shares)
+        ]
+        parts = self._gather(futures, [(0, lo) for lo, _ in shares])
+        return _merge(parts, axis=1)
+
+    def _gather(self, futures: list, offsets: list[tuple[int, int]]) -> list[EpisodeResults]:
+        """The shares' results in order; an env's error is re-raised counted from the whole batch's first member."""
         parts = []
-        for future, offset in zip(futures, offsets):
+        for future, (members, episodes) in zip(futures, offsets):
             try:
                 parts.append(ray.get(future))
             except RayTaskError as err:
                 if isinstance(err.cause, EpisodeError):
-                    raise err.cause.shifted(offset) from None
+                    raise err.cause.shifted(members, episodes) from None
                 raise
         self.last_compute_seconds = max(seconds for _, seconds in parts)
-        return _merge([results for results, _ in parts], axis=1 if by_episode else 0)
+        return [results for results, _ in parts]
 
     def close(self) -> None:
         for worker in self.workers:
@@ -143,8 +158,10 @@ def _merge(parts: list[EpisodeResults], axis: int) -> EpisodeResults:
         fields = zip(*(vars(p.trajectories).values() for p in parts))
         trajectories = Trajectories(*(torch.cat([_pad_time(t, steps) for t in field], dim=1) for field in fields))
     return EpisodeResults(
-        np.concatenate([p.returns for p in parts], axis=axis), np.concatenate([p.lengths for p in parts], axis=axis),
-        stats, trajectories,
+        np.concatenate([p.returns for p in parts], axis=axis),
+        np.concatenate([p.lengths for p in parts], axis=axis),
+        stats,
+        trajectories,
     )
 
 

@@ -1,8 +1,6 @@
 """python -m evolstm.replay RUN_DIR|POLICY_FILE [--policy best|center|final|PATH] [--episodes N] [--seed S]
 [--gif FILE | --mp4 FILE] [--out DIR]: play a trained policy and keep its episodes as data and pictures.
 
-python -m evolstm.replay plot RUN_DIR... [--out FILE] [--metric center]: learning curves, seeds pooled.
-
 Without --seed the replay plays the run's final-evaluation episodes, so its mean return is the one the run reported;
 with --seed S, episode i is reset with seed S + i. The same arguments always give the same replay, bit for bit.
 """
@@ -21,7 +19,6 @@ import numpy as np
 from evolstm import cli
 from evolstm.atomic import write_bytes, write_text
 from evolstm.environment import make_env
-from evolstm.plots import RunReadError, group_runs, plot_learning_curves
 from evolstm.policy_files import PolicyFileError
 from evolstm.replay.animation import (
     VideoSupportError,
@@ -37,8 +34,9 @@ from evolstm.seeding import final_episode_seeds
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = cli.ArgumentParser(prog="python -m evolstm.replay", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.ArgumentParser(
+        prog="python -m evolstm.replay", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("source", type=Path, help="a run directory, or a policy file (.safetensors) on its own")
     parser.add_argument("--policy", default="best", help="exported policy name (best, center, final) or a file path")
     parser.add_argument("--episodes", type=int, help="episodes to play (default: the run's final_episodes)")
@@ -46,19 +44,11 @@ def _parser() -> argparse.ArgumentParser:
     video = parser.add_mutually_exclusive_group()
     video.add_argument("--gif", type=Path, metavar="FILE", help="write an animated GIF of the episodes")
     video.add_argument("--mp4", type=Path, metavar="FILE", help="write an MP4 of the episodes (needs evolstm[video])")
-    parser.add_argument("--traces", type=int, default=1, metavar="K",
-                        help="memory-trace figures for the first K episodes (default 1)")
+    parser.add_argument(
+        "--traces", type=int, default=1, metavar="K", help="memory-trace figures for the first K episodes (default 1)"
+    )
     parser.add_argument("--fps", type=float, help="animation frames per second (default: the env's render_fps)")
     parser.add_argument("--out", type=Path, help="folder for trajectories and figures (default: RUN_DIR/replays)")
-    return parser
-
-
-def _plot_parser() -> argparse.ArgumentParser:
-    parser = cli.ArgumentParser(prog="python -m evolstm.replay plot", description="Learning curves of runs; "
-                                     "runs of one experiment that differ only in seed are pooled (mean, min-max band).")
-    parser.add_argument("runs", type=Path, nargs="+", help="run directories")
-    parser.add_argument("--out", type=Path, default=Path("learning-curves.png"), help="PNG file to write")
-    parser.add_argument("--metric", default="center", help="metric to plot (center, best, mean, ...)")
     return parser
 
 
@@ -86,12 +76,18 @@ def _index(source: ReplaySource, played: Replay, files: dict[str, Any], seed: in
     """The replay's JSON index: what was played, what came out, and what each array holds."""
     arrays = played.arrays
     return {
-        "policy": source.name, "policy_kind": source.policy.spec.kind, "task": source.task.model_dump(mode="json"),
+        "policy": source.name,
+        "policy_kind": source.policy.spec.kind,
+        "task": source.task.model_dump(mode="json"),
         "episodes": "final evaluation" if seed is None else f"seed {seed} + i",
-        "seeds": arrays["seeds"].tolist(), "returns": arrays["returns"].tolist(), "lengths": arrays["lengths"].tolist(),
-        "mean_return": float(arrays["returns"].mean()), "reported_mean_return": source.reported_return,
+        "seeds": arrays["seeds"].tolist(),
+        "returns": arrays["returns"].tolist(),
+        "lengths": arrays["lengths"].tolist(),
+        "mean_return": float(arrays["returns"].mean()),
+        "reported_mean_return": source.reported_return,
         "events": [{str(step): event for step, event in events.items()} for events in played.events],
-        "files": files, "arrays": {name: doc for name, doc in ARRAYS.items() if name in arrays},
+        "files": files,
+        "arrays": {name: doc for name, doc in ARRAYS.items() if name in arrays},
     }
 
 
@@ -105,8 +101,11 @@ def run_replay(args: argparse.Namespace) -> None:
         raise ReplayError(f"--seed must be in [0, 2**32 - episodes], got {args.seed}")
     if args.fps is not None and not args.fps > 0:
         raise ReplayError(f"--fps must be positive, got {args.fps}")
-    seeds = (final_episode_seeds(source.run_seed, episodes)[0] if args.seed is None
-             else args.seed + np.arange(episodes, dtype=np.int64))
+    seeds = (
+        final_episode_seeds(source.run_seed, episodes)[0]
+        if args.seed is None
+        else args.seed + np.arange(episodes, dtype=np.int64)
+    )
     if args.mp4:
         require_mp4_support()
     animation = args.gif or args.mp4
@@ -121,8 +120,11 @@ def run_replay(args: argparse.Namespace) -> None:
     arrays = played.arrays
     for i, (seed, ret, length) in enumerate(zip(arrays["seeds"], arrays["returns"], arrays["lengths"])):
         print(f"episode {i:>4}  seed {seed:>10}  return {ret:10.3f}  steps {length:>6}")
-    reported = "" if source.reported_return is None or args.seed is not None or episodes != source.final_episodes \
+    reported = (
+        ""
+        if source.reported_return is None or args.seed is not None or episodes != source.final_episodes
         else f" (the run reported {source.reported_return:.3f})"
+    )
     print(f"mean return {arrays['returns'].mean():.3f} over {episodes} episodes{reported}")
 
     stem = f"{source.name}-{'final' if args.seed is None else f'seed{args.seed}'}-{episodes}"
@@ -132,8 +134,10 @@ def run_replay(args: argparse.Namespace) -> None:
     spec = source.policy.spec
     traces = []
     for i in range(min(args.traces, episodes)):
-        title = (f"{source.task.id} | {spec.kind} {spec.hidden}x{spec.layers} | {source.name} policy | episode {i} "
-                 f"(seed {arrays['seeds'][i]}) return {arrays['returns'][i]:.2f}")
+        title = (
+            f"{source.task.id} | {spec.kind} {spec.hidden}x{spec.layers} | {source.name} policy | episode {i} "
+            f"(seed {arrays['seeds'][i]}) return {arrays['returns'][i]:.2f}"
+        )
         traces.append(f"{stem}-memory-{i}.png")
         plot_memory_trace(arrays, i, played.events[i], spec.kind, spec.discrete, title, out / traces[-1])
     if animation:
@@ -152,25 +156,8 @@ def make_folder(folder: Path) -> None:
         raise ReplayError(f"{folder}: cannot write there ({err.strerror or err})") from None
 
 
-def plot_main(argv: list[str]) -> int:
-    """The `plot` subcommand: one learning-curve PNG for the given runs."""
-    args = _plot_parser().parse_args(argv)
-    try:
-        groups = group_runs(args.runs)
-        make_folder(args.out.parent)
-        plot_learning_curves(groups, args.out, args.metric)
-    except (RunReadError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(f"wrote {args.out}")
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
     """Exit 0 on success, 2 on a user mistake (one line on stderr)."""
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["plot"]:
-        return plot_main(argv[1:])
     args = _parser().parse_args(argv)
     try:
         run_replay(args)

@@ -17,10 +17,17 @@ from evolstm.atomic import write_bytes  # noqa: E402
 
 #: (array, panel title, value range) per policy family; None means symmetric around 0 at the data's extent.
 STATE_PANELS = {
-    "lstm": [("cell", "cell state c", None), ("input_gate", "input gate i", (0, 1)),
-             ("forget_gate", "forget gate f", (0, 1)), ("output_gate", "output gate o", (0, 1))],
-    "gru": [("hidden", "hidden state h", (-1, 1)), ("update_gate", "update gate z (1 = keep h)", (0, 1)),
-            ("reset_gate", "reset gate r", (0, 1))],
+    "lstm": [
+        ("cell", "cell state c", None),
+        ("input_gate", "input gate i", (0, 1)),
+        ("forget_gate", "forget gate f", (0, 1)),
+        ("output_gate", "output gate o", (0, 1)),
+    ],
+    "gru": [
+        ("hidden", "hidden state h", (-1, 1)),
+        ("update_gate", "update gate z (1 = keep h)", (0, 1)),
+        ("reset_gate", "reset gate r", (0, 1)),
+    ],
     "feedforward": [("hidden", "hidden activation (no memory)", (-1, 1))],
 }
 STATE_PANELS["peephole"] = STATE_PANELS["lstm"]
@@ -28,7 +35,12 @@ EVENT_COLORS = {"cue": "tab:orange", "decision": "tab:purple"}
 
 
 def plot_memory_trace(
-    arrays: dict[str, np.ndarray], episode: int, events: dict[int, str], kind: str, discrete: bool, title: str,
+    arrays: dict[str, np.ndarray],
+    episode: int,
+    events: dict[int, str],
+    kind: str,
+    discrete: bool,
+    title: str,
     path: Path,
 ) -> None:
     """Write the trace of `episode` of a replay (arrays as in recording.ARRAYS) as a PNG; x is the step t."""
@@ -45,7 +57,12 @@ def plot_memory_trace(
             reach = float(np.abs(data).max()) or 1.0
             limits = (-reach, reach)
         image = axes[row, 0].imshow(
-            data, aspect="auto", interpolation="nearest", cmap=cmap, vmin=limits[0], vmax=limits[1],
+            data,
+            aspect="auto",
+            interpolation="nearest",
+            cmap=cmap,
+            vmin=limits[0],
+            vmax=limits[1],
             extent=(*extent, data.shape[0] - 0.5, -0.5),
         )
         axes[row, 0].set_ylabel(label, rotation=0, ha="right", va="center")
@@ -56,8 +73,9 @@ def plot_memory_trace(
     outputs = arrays["outputs"][episode, :steps]
     if discrete:
         shifted = np.exp(outputs - outputs.max(axis=1, keepdims=True))
-        heatmap(1, (shifted / shifted.sum(axis=1, keepdims=True)).T, "action\n(probability,\ndot: taken)", (0, 1),
-                "Blues")
+        heatmap(
+            1, (shifted / shifted.sum(axis=1, keepdims=True)).T, "action\n(probability,\ndot: taken)", (0, 1), "Blues"
+        )
         axes[1, 0].scatter(np.arange(steps), arrays["actions"][episode, :steps], s=12, c="tab:red")
     else:
         axes[1, 0].plot(arrays["actions"][episode, :steps].reshape(steps, -1), drawstyle="steps-mid")
@@ -77,8 +95,14 @@ def plot_memory_trace(
         if step < steps:
             for axis in axes[:, 0]:
                 axis.axvline(step, color=EVENT_COLORS.get(event, "tab:gray"), linestyle="--", linewidth=1)
-            axes[0, 0].annotate(event, (step, 1.02), xycoords=("data", "axes fraction"), ha="center", fontsize=8,
-                                color=EVENT_COLORS.get(event, "tab:gray"))
+            axes[0, 0].annotate(
+                event,
+                (step, 1.02),
+                xycoords=("data", "axes fraction"),
+                ha="center",
+                fontsize=8,
+                color=EVENT_COLORS.get(event, "tab:gray"),
+            )
     axes[-1, 0].set_xlabel("step t (observation o_t, action a_t, reward r_t; state after step t)")
     figure.suptitle(title)
     figure.tight_layout()

@@ -16,9 +16,10 @@ from torch import Tensor
 
 from evolstm.config import TaskConfig
 from evolstm.environment import make_env
+from evolstm.lockstep import LockstepEnvs
 from evolstm.policies import PolicySpec, PopulationPolicy, State
 from evolstm.policy_files import PolicyFile, PolicyFileError
-from evolstm.rollout import run_episodes
+from evolstm.rollout import play
 
 #: What each array of a replay holds; N episodes, T the longest episode's steps, L layers, H units, padded with 0.
 ARRAYS = {
@@ -134,7 +135,7 @@ def replay(policy: PolicyFile, task: TaskConfig, seeds: np.ndarray, frames: bool
     try:
         check_fits(policy, envs[0], task)
         traced = TracedPolicy(policy.spec, policy.params.unsqueeze(0))
-        results = run_episodes(envs, traced, np.asarray(seeds).reshape(1, -1), policy.norm)
+        results = play(LockstepEnvs(envs), traced, np.asarray(seeds).reshape(1, -1), policy.norm)
     finally:
         for env in envs:
             env.close()

@@ -23,10 +23,7 @@ def parse_autoreset_mode(mode: AutoresetMode | str) -> AutoresetMode:
         by_text.update({m.name.lower(): m for m in AutoresetMode})
         mode = by_text.get(mode.lower(), mode)
     if mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.DISABLED):
-        raise ValueError(
-            f"autoreset_mode must be AutoresetMode.NEXT_STEP or AutoresetMode.DISABLED, "
-            f"got {mode!r}"
-        )
+        raise ValueError(f"autoreset_mode must be AutoresetMode.NEXT_STEP or AutoresetMode.DISABLED, got {mode!r}")
     return mode
 
 
@@ -54,9 +51,7 @@ class TorchVectorEnv(VectorEnv):
         if not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
             raise ValueError(f"num_envs must be an int >= 1, got {num_envs!r}")
         if render_mode is not None:
-            raise ValueError(
-                f"batched envs do not render; render_mode must be None, got {render_mode!r}"
-            )
+            raise ValueError(f"batched envs do not render; render_mode must be None, got {render_mode!r}")
         self.num_envs = int(num_envs)
         self.device = torch.device(device)
         self.autoreset_mode = parse_autoreset_mode(autoreset_mode)
@@ -83,9 +78,7 @@ class TorchVectorEnv(VectorEnv):
         """Float32 observations [num_envs, obs_dim] of the current states."""
         raise NotImplementedError
 
-    def _advance(
-        self, actions: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _advance(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Step every env: float64 rewards, bool terminated, bool truncated."""
         raise NotImplementedError
 

@@ -35,9 +35,7 @@ _PHYSICS = (
 )
 
 
-def draw_start_state(
-    np_random: np.random.Generator, options: dict[str, Any] | None = None
-) -> np.ndarray:
+def draw_start_state(np_random: np.random.Generator, options: dict[str, Any] | None = None) -> np.ndarray:
     """CartPole's float64 start state (x, x_dot, theta, theta_dot), drawn exactly as
     ``CartPoleEnv.reset`` does (``options`` may set ``low``/``high``)."""
     low, high = maybe_parse_reset_bounds(options, -0.05, 0.05)
@@ -92,14 +90,9 @@ class MaskedCartPoleEnv(CartPoleEnv):
 
     def __init__(self, render_mode: str | None = None):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(
-                f"render_mode must be None or one of {self.metadata['render_modes']}, "
-                f"got {render_mode!r}"
-            )
+            raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
         super().__init__(render_mode=render_mode)
-        high = np.array(
-            [self.x_threshold * 2, self.theta_threshold_radians * 2], dtype=np.float32
-        )
+        high = np.array([self.x_threshold * 2, self.theta_threshold_radians * 2], dtype=np.float32)
         self.observation_space = spaces.Box(-high, high, dtype=np.float32)
 
     @staticmethod
@@ -187,9 +180,7 @@ class MaskedCartPoleVectorEnv(TorchVectorEnv):
         if max_episode_steps is not None and (
             not isinstance(max_episode_steps, (int, np.integer)) or max_episode_steps < 1
         ):
-            raise ValueError(
-                f"max_episode_steps must be None or an int >= 1, got {max_episode_steps!r}"
-            )
+            raise ValueError(f"max_episode_steps must be None or an int >= 1, got {max_episode_steps!r}")
         twin = MaskedCartPoleEnv()
         super().__init__(num_envs, twin, device, autoreset_mode, render_mode)
         if max_episode_steps is not None:
@@ -198,16 +189,13 @@ class MaskedCartPoleVectorEnv(TorchVectorEnv):
         for name in _PHYSICS:
             setattr(self, name, getattr(twin, name))
         self._push_right, self._push_left = (
-            torch.tensor(f, dtype=torch.float64, device=self.device)
-            for f in (self.force_mag, -self.force_mag)
+            torch.tensor(f, dtype=torch.float64, device=self.device) for f in (self.force_mag, -self.force_mag)
         )
         self._observed = torch.tensor(OBSERVED_ENTRIES, device=self.device)
         self.state = torch.zeros(self.num_envs, 4, dtype=torch.float64, device=self.device)
         self.steps = torch.zeros(self.num_envs, dtype=torch.int64, device=self.device)
 
-    def _draw_start(
-        self, np_random: np.random.Generator, options: dict[str, Any]
-    ) -> np.ndarray:
+    def _draw_start(self, np_random: np.random.Generator, options: dict[str, Any]) -> np.ndarray:
         return draw_start_state(np_random, options)
 
     def _load_starts(self, index: torch.Tensor, starts: np.ndarray) -> None:
@@ -217,9 +205,7 @@ class MaskedCartPoleVectorEnv(TorchVectorEnv):
     def _observe(self) -> torch.Tensor:
         return self.state.index_select(1, self._observed).to(torch.float32)
 
-    def _advance(
-        self, actions: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _advance(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         # Operation for operation CartPoleEnv.step (float64, no fused ops), so that the
         # roundings agree with numpy's.
         x, x_dot, theta, theta_dot = self.state.unbind(1)
@@ -228,12 +214,9 @@ class MaskedCartPoleVectorEnv(TorchVectorEnv):
         # torch.cos/torch.sin (MKL/SLEEF) are off by one ulp for ~0.1% of the angles.
         rotation = torch.polar(torch.ones_like(theta), theta)
         costheta, sintheta = rotation.real, rotation.imag
-        temp = (
-            force + self.polemass_length * (theta_dot * theta_dot) * sintheta
-        ) / self.total_mass
+        temp = (force + self.polemass_length * (theta_dot * theta_dot) * sintheta) / self.total_mass
         thetaacc = (self.gravity * sintheta - costheta * temp) / (
-            self.length
-            * (4.0 / 3.0 - self.masspole * (costheta * costheta) / self.total_mass)
+            self.length * (4.0 / 3.0 - self.masspole * (costheta * costheta) / self.total_mass)
         )
         xacc = temp - self.polemass_length * thetaacc * costheta / self.total_mass
         if self.kinematics_integrator == "euler":

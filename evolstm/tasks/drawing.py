@@ -17,9 +17,7 @@ def canvas(height: int, width: int, color: Color) -> np.ndarray:
     return image
 
 
-def fill_rect(
-    image: np.ndarray, x0: float, y0: float, x1: float, y1: float, color: Color
-) -> None:
+def fill_rect(image: np.ndarray, x0: float, y0: float, x1: float, y1: float, color: Color) -> None:
     """Fill the axis-aligned rectangle from corner ``(x0, y0)`` to ``(x1, y1)`` (exclusive)."""
     height, width = image.shape[:2]
     left, right = sorted((int(round(x0)), int(round(x1))))
@@ -40,9 +38,7 @@ def _grid(
     return xs, ys, (slice(top, bottom), slice(left, right))
 
 
-def fill_circle(
-    image: np.ndarray, cx: float, cy: float, radius: float, color: Color
-) -> None:
+def fill_circle(image: np.ndarray, cx: float, cy: float, radius: float, color: Color) -> None:
     """Fill the disc of ``radius`` pixels centred on ``(cx, cy)``."""
     grid = _grid(image, cx - radius, cy - radius, cx + radius, cy + radius)
     if grid is None:

@@ -26,10 +26,7 @@ def draw_sequence(np_random: np.random.Generator, symbols: int, length: int) -> 
 
 def _palette(count: int) -> list[tuple[int, int, int]]:
     """``count`` well separated colours, one per symbol."""
-    return [
-        tuple(int(255 * c) for c in colorsys.hsv_to_rgb(k / count, 0.75, 0.9))
-        for k in range(count)
-    ]
+    return [tuple(int(255 * c) for c in colorsys.hsv_to_rgb(k / count, 0.75, 0.9)) for k in range(count)]
 
 
 class RepeatPreviousEnv(gym.Env[np.ndarray, int]):
@@ -88,10 +85,7 @@ class RepeatPreviousEnv(gym.Env[np.ndarray, int]):
         if not isinstance(length, (int, np.integer)) or length <= lag:
             raise ValueError(f"length must be an int > lag ({lag}), got {length!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(
-                f"render_mode must be None or one of {self.metadata['render_modes']}, "
-                f"got {render_mode!r}"
-            )
+            raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
         self.num_symbols = int(symbols)
         self.lag = int(lag)
         self.length = int(length)
@@ -99,9 +93,7 @@ class RepeatPreviousEnv(gym.Env[np.ndarray, int]):
         self.render_mode = render_mode
 
         self.action_space = spaces.Discrete(self.num_symbols)
-        self.observation_space = spaces.Box(
-            0.0, 1.0, shape=(self.num_symbols,), dtype=np.float32
-        )
+        self.observation_space = spaces.Box(0.0, 1.0, shape=(self.num_symbols,), dtype=np.float32)
 
         self.sequence = np.zeros(self.length, dtype=np.int64)
         self.t = 0
@@ -204,14 +196,10 @@ class RepeatPreviousVectorEnv(TorchVectorEnv):
         self.num_symbols, self.lag, self.length = twin.num_symbols, twin.lag, twin.length
         self.reward_per_hit = twin.reward_per_hit
         self._symbols = torch.arange(self.num_symbols, device=self.device)
-        self.sequence = torch.zeros(
-            self.num_envs, self.length, dtype=torch.int64, device=self.device
-        )
+        self.sequence = torch.zeros(self.num_envs, self.length, dtype=torch.int64, device=self.device)
         self.t = torch.zeros(self.num_envs, dtype=torch.int64, device=self.device)
 
-    def _draw_start(
-        self, np_random: np.random.Generator, options: dict[str, Any]
-    ) -> np.ndarray:
+    def _draw_start(self, np_random: np.random.Generator, options: dict[str, Any]) -> np.ndarray:
         return draw_sequence(np_random, self.num_symbols, self.length)
 
     def _load_starts(self, index: torch.Tensor, starts: np.ndarray) -> None:
@@ -226,9 +214,7 @@ class RepeatPreviousVectorEnv(TorchVectorEnv):
         one_hot = self._symbol_at(self.t).unsqueeze(1) == self._symbols
         return (one_hot & (self.t < self.length).unsqueeze(1)).to(torch.float32)
 
-    def _advance(
-        self, actions: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _advance(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         target = self.t - self.lag
         hit = (target >= 0) & (self.t < self.length) & (actions == self._symbol_at(target))
         rewards = hit.to(torch.float64) * self.reward_per_hit

@@ -96,15 +96,10 @@ class TMazeEnv(gym.Env[np.ndarray, int]):
     ):
         if not isinstance(length, (int, np.integer)) or length < 1:
             raise ValueError(f"length must be an int >= 1, got {length!r}")
-        if max_steps is not None and (
-            not isinstance(max_steps, (int, np.integer)) or max_steps < 1
-        ):
+        if max_steps is not None and (not isinstance(max_steps, (int, np.integer)) or max_steps < 1):
             raise ValueError(f"max_steps must be None or an int >= 1, got {max_steps!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(
-                f"render_mode must be None or one of {self.metadata['render_modes']}, "
-                f"got {render_mode!r}"
-            )
+            raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
         self.length = int(length)
         self.max_steps = 4 * (self.length + 1) if max_steps is None else int(max_steps)
         self.render_mode = render_mode
@@ -157,9 +152,7 @@ class TMazeEnv(gym.Env[np.ndarray, int]):
         self.chosen_arm = -1
         return self._observation(), self._info()
 
-    def step(
-        self, action: int
-    ) -> tuple[np.ndarray, float, bool, bool, dict[str, int]]:
+    def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, int]]:
         """Move (or turn into an arm at the junction) and return the Gymnasium 5-tuple."""
         assert self.action_space.contains(action), f"{action!r} ({type(action)}) invalid"
         action = int(action)
@@ -224,9 +217,7 @@ class TMazeEnv(gym.Env[np.ndarray, int]):
         bar_top = y + 2 if self.goal == 0 else y + CELL_PX - 8
         fill_rect(image, x + 2, bar_top, x + CELL_PX - 2, bar_top + 6, _GOAL)
         row, column = self._agent_cell()
-        fill_circle(
-            image, (column + 1.5) * CELL_PX, (row + 1.5) * CELL_PX, 0.3 * CELL_PX, _AGENT
-        )
+        fill_circle(image, (column + 1.5) * CELL_PX, (row + 1.5) * CELL_PX, 0.3 * CELL_PX, _AGENT)
         return image
 
 
@@ -276,9 +267,7 @@ class TMazeVectorEnv(TorchVectorEnv):
         corridor_or_junction = torch.where(self.position == self.length, 3, 2)
         return self._cells[torch.where(self.position == 0, self.goal, corridor_or_junction)]
 
-    def _advance(
-        self, actions: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _advance(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         self.steps = self.steps + 1
         turns = (actions == NORTH) | (actions == SOUTH)
         terminated = (self.position == self.length) & turns
@@ -287,9 +276,7 @@ class TMazeVectorEnv(TorchVectorEnv):
         east = (actions == EAST) & (self.position < self.length)
         west = (actions == WEST) & (self.position > 0)
         new_position = self.position + east.long() - west.long()
-        move_reward = torch.where(
-            new_position == self.position, self._wall_reward, self._move_reward
-        )
+        move_reward = torch.where(new_position == self.position, self._wall_reward, self._move_reward)
         rewards = torch.where(terminated, arm_reward, move_reward)
         self.position = torch.where(terminated, self.position, new_position)
         truncated = ~terminated & (self.steps >= self.max_steps)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +12,7 @@ import torch
 from evolstm.config import Experiment
 from evolstm.evaluation import Evaluator
 from evolstm.normalization import ObsNorm, ObsStats
+from evolstm.policies import PolicySpec
 from evolstm.seeding import episode_seeds
 
 
@@ -27,30 +29,35 @@ class DivergedError(RuntimeError):
 
 
 class Trainer:
-    """A training loop cut into steps (ES generations, REINFORCE iterations); `step` returns that step's metrics."""
+    """A training loop cut into steps (ES generations, REINFORCE iterations); `step` returns that step's metrics row.
 
-    STEP = "generation"  # what a step is called in messages
+    Every trainer is built as `Trainer(experiment, evaluator, spec, init)` from the flat parameter vector `init`.
+    """
 
-    def __init__(self, experiment: Experiment, evaluator: Evaluator, obs_dim: int) -> None:
+    STEP = "generation"  # what one step is called, in metric rows and messages
+    GREEDY = "center"  # the metric holding the greedy return of the current policy
+
+    def __init__(self, experiment: Experiment, evaluator: Evaluator, spec: PolicySpec, init: torch.Tensor) -> None:
         self.seed = experiment.seed
         self.eval_cfg = experiment.evaluation
         self.evaluator = evaluator
+        self.spec = spec
         self.obs_norm = experiment.policy.obs_norm
-        self.stats = ObsStats.empty(obs_dim)
-        self.norm = ObsNorm.identity(obs_dim)
-        self.generation = 0  # completed steps
+        self.stats = ObsStats.empty(spec.obs_dim)
+        self.norm = ObsNorm.identity(spec.obs_dim)
+        self.steps = 0  # completed steps
         self.env_steps = 0
         self._budget = experiment.trainer.budget
         self._max_env_steps = experiment.trainer.max_env_steps
         self._stop_at = experiment.trainer.stop_at
         self._reached = False
         self.best: tuple[float, Exported] | None = None  # highest return noted so far, and its policy
-        self.warnings: list[str] = []  # what went wrong but was handled (non-finite returns...); the run prints them
+        self._warnings: list[str] = []  # what went wrong in this step but was handled; they go into its row
 
     @property
     def progress(self) -> float:
         """Fraction of the budget spent (the larger of steps and env steps where both are set)."""
-        fractions = [self.generation / self._budget] if self._budget else []
+        fractions = [self.steps / self._budget] if self._budget else []
         if self._max_env_steps:
             fractions.append(self.env_steps / self._max_env_steps)
         return min(1.0, max(fractions))
@@ -60,23 +67,39 @@ class Trainer:
         return self.progress >= 1.0 or self._reached
 
     def step(self) -> dict[str, Any]:
+        """One training step: its metrics row, numbered under STEP, with env steps, seconds and any warnings."""
+        start = time.perf_counter()
+        self._warnings = []
+        row = {self.STEP: self.steps, **self._train_step()}
+        self.steps += 1
+        row["env_steps"] = self.env_steps
+        row["step_time"] = time.perf_counter() - start
+        if self._warnings:
+            row["warnings"] = self._warnings
+        return row
+
+    def _train_step(self) -> dict[str, Any]:
+        """The trainer's own step and its metrics."""
         raise NotImplementedError
 
     def exports(self) -> dict[str, Exported]:
         raise NotImplementedError
 
+    def warn(self, message: str) -> None:
+        """Note something that went wrong but was handled (a non-finite return, say); it goes into this step's row."""
+        self._warnings.append(f"{self.STEP} {self.steps}: {message}")
+
     def evaluate_current(self, params: torch.Tensor) -> float | None:
-        """Greedy mean return of `params` on the center stream (every center_every steps), checked against stop_at."""
-        every = self.eval_cfg.center_every
-        if not every or self.generation % every:
+        """Greedy mean return of `params` on the greedy stream (every greedy_every steps), checked against stop_at."""
+        every = self.eval_cfg.greedy_every
+        if not every or self.steps % every:
             return None
-        episodes = self.eval_cfg.center_episodes or self.eval_cfg.episodes
-        seeds = episode_seeds(self.seed, "center", self.generation, 1, episodes)
-        results = self.evaluator.evaluate(params.unsqueeze(0), seeds, self.norm)
+        seeds = episode_seeds(self.seed, "greedy", self.steps, 1, self.eval_cfg.greedy_episodes)
+        results = self.evaluator.score(params.unsqueeze(0), seeds, self.norm)
         self.env_steps += results.env_steps
         value = float(results.returns.mean())
         if not np.isfinite(value):
-            self.warnings.append(f"{self.STEP} {self.generation}: the current policy's greedy return is {value}")
+            self.warn(f"the current policy's greedy return is {value}")
             return None
         self.check_stop(value)
         return value
@@ -96,7 +119,7 @@ class Trainer:
         if not self.obs_norm:
             return
         if not (np.isfinite(seen.total).all() and np.isfinite(seen.total_sq).all()):
-            self.warnings.append(f"{self.STEP} {self.generation}: non-finite observations; normalizer not updated")
+            self.warn("non-finite observations; normalizer not updated")
             return
         self.stats = self.stats + seen
         self.norm = ObsNorm.from_stats(self.stats)
@@ -108,15 +131,22 @@ class Trainer:
             value, exported = self.best
             best = {"value": value, "params": exported.params, **_norm_state(exported.norm)}
         return {
-            "generation": self.generation, "env_steps": self.env_steps, "reached": self._reached,
-            "stop_at": self._stop_at, "best": best, **_norm_state(self.norm),
-            "stats": {"total": torch.from_numpy(self.stats.total), "total_sq": torch.from_numpy(self.stats.total_sq),
-                      "count": self.stats.count},
+            "steps": self.steps,
+            "env_steps": self.env_steps,
+            "reached": self._reached,
+            "stop_at": self._stop_at,
+            "best": best,
+            **_norm_state(self.norm),
+            "stats": {
+                "total": torch.from_numpy(self.stats.total),
+                "total_sq": torch.from_numpy(self.stats.total_sq),
+                "count": self.stats.count,
+            },
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Inverse of state_dict; a stop flag set under a different stop_at is cleared (the new goal decides)."""
-        self.generation, self.env_steps = state["generation"], state["env_steps"]
+        self.steps, self.env_steps = state["steps"], state["env_steps"]
         self._reached = state["reached"] and state["stop_at"] == self._stop_at
         stats = state["stats"]
         self.stats = ObsStats(stats["total"].numpy(), stats["total_sq"].numpy(), stats["count"])
@@ -130,8 +160,12 @@ def finite_summary(values: np.ndarray) -> dict[str, float | None]:
     finite = values[np.isfinite(values)]
     if finite.size == 0:
         return {"best": None, "mean": None, "median": None, "worst": None}
-    return {"best": float(finite.max()), "mean": float(finite.mean()), "median": float(np.median(finite)),
-            "worst": float(finite.min())}
+    return {
+        "best": float(finite.max()),
+        "mean": float(finite.mean()),
+        "median": float(np.median(finite)),
+        "worst": float(finite.min()),
+    }
 
 
 def _norm_state(norm: ObsNorm) -> dict[str, Any]:

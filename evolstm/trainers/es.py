@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import time
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +21,7 @@ from evotorch.operators import GaussianMutation, SimulatedBinaryCrossOver
 from evolstm.config import ConfigError, ESConfig, Experiment
 from evolstm.evaluation import Evaluator
 from evolstm.normalization import ObsStats
+from evolstm.policies import PolicySpec
 from evolstm.seeding import episode_seeds
 from evolstm.trainers.base import DivergedError, Exported, Trainer, finite_summary
 from evolstm.trainers.searcher_state import capture_searcher, restore_searcher
@@ -33,8 +33,12 @@ def _pgpe(cfg: ESConfig, dim: int) -> dict[str, Any]:
     """PGPE with ClipUp, sized by the ClipUp paper's rule of thumb: max_speed = radius / 15, lr = max_speed / 2."""
     max_speed = cfg.stdev_init * dim**0.5 / 15
     return {
-        "popsize": cfg.popsize, "stdev_init": cfg.stdev_init, "center_learning_rate": max_speed / 2,
-        "stdev_learning_rate": 0.1, "optimizer": "clipup", "optimizer_config": {"max_speed": max_speed},
+        "popsize": cfg.popsize,
+        "stdev_init": cfg.stdev_init,
+        "center_learning_rate": max_speed / 2,
+        "stdev_learning_rate": 0.1,
+        "optimizer": "clipup",
+        "optimizer_config": {"max_speed": max_speed},
     }
 
 
@@ -51,7 +55,8 @@ SEARCHERS: dict[str, tuple[type, Callable[[ESConfig, int], dict[str, Any]]]] = {
     "cem": (CEM, lambda cfg, dim: {**_gaussian(cfg, dim), "parenthood_ratio": 0.25}),
     "ga": (GeneticAlgorithm, lambda cfg, dim: {"popsize": cfg.popsize, "tournament_size": 4, "eta": 8.0}),
     "cosyne": (
-        Cosyne, lambda cfg, dim: {"popsize": cfg.popsize, "tournament_size": 4, "mutation_stdev": cfg.stdev_init}
+        Cosyne,
+        lambda cfg, dim: {"popsize": cfg.popsize, "tournament_size": 4, "mutation_stdev": cfg.stdev_init},
     ),
 }
 
@@ -92,9 +97,7 @@ class PolicyProblem(Problem):
     """Maximise mean episode return over flat policy vectors; a whole SolutionBatch goes to the evaluator at once."""
 
     def __init__(self, evaluate: Callable[[torch.Tensor], np.ndarray], dim: int, bound: float, seed: int) -> None:
-        super().__init__(
-            "max", solution_length=dim, initial_bounds=(-bound, bound), dtype=torch.float32, seed=seed
-        )
+        super().__init__("max", solution_length=dim, initial_bounds=(-bound, bound), dtype=torch.float32, seed=seed)
         self._evaluate = evaluate
 
     def _evaluate_batch(self, batch: SolutionBatch) -> None:
@@ -105,10 +108,10 @@ class PolicyProblem(Problem):
 class ESTrainer(Trainer):
     """Runs generations of an EvoTorch searcher; each `step` returns that generation's metrics."""
 
-    def __init__(self, experiment: Experiment, evaluator: Evaluator, init: torch.Tensor, obs_dim: int) -> None:
-        super().__init__(experiment, evaluator, obs_dim)
+    def __init__(self, experiment: Experiment, evaluator: Evaluator, spec: PolicySpec, init: torch.Tensor) -> None:
+        super().__init__(experiment, evaluator, spec, init)
         self.cfg: ESConfig = experiment.trainer
-        self._pending = ObsStats.empty(obs_dim)  # observations of this generation
+        self._pending = ObsStats.empty(spec.obs_dim)  # observations of this generation
         self._last: dict[str, Any] = {}
         self.problem = PolicyProblem(self._evaluate_population, init.numel(), float(init.abs().max()), self.seed)
         if "center_init" not in self.cfg.options and self.cfg.algorithm not in ("ga", "cosyne"):
@@ -117,10 +120,9 @@ class ESTrainer(Trainer):
 
     def _evaluate_population(self, values: torch.Tensor) -> np.ndarray:
         seeds = episode_seeds(
-            self.seed, "population", self.generation, len(values), self.eval_cfg.episodes,
-            self.eval_cfg.common_random_numbers,
+            self.seed, "population", self.steps, len(values), self.cfg.episodes, self.cfg.common_random_numbers
         )
-        results = self.evaluator.evaluate(values.detach(), seeds, self.norm)
+        results = self.evaluator.score(values.detach(), seeds, self.norm)
         fitness = results.returns.mean(axis=1)
         self.env_steps += results.env_steps
         self._pending = self._pending + results.obs_stats
@@ -137,11 +139,9 @@ class ESTrainer(Trainer):
         if bad.size == 0:
             return fitness
         if bad.size == fitness.size:
-            raise DivergedError(f"{self.STEP} {self.generation}: every member's return is non-finite ({fitness[0]})")
+            raise DivergedError(f"{self.STEP} {self.steps}: every member's return is non-finite ({fitness[0]})")
         shown = ", ".join(f"{i} ({fitness[i]})" for i in bad[:5]) + (" ..." if bad.size > 5 else "")
-        self.warnings.append(
-            f"{self.STEP} {self.generation}: non-finite returns from members {shown}; treated as the worst fitness"
-        )
+        self.warn(f"non-finite returns from members {shown}; treated as the worst fitness")
         return np.where(np.isfinite(fitness), fitness, fitness[np.isfinite(fitness)].min())
 
     def center(self) -> torch.Tensor | None:
@@ -149,11 +149,10 @@ class ESTrainer(Trainer):
         status = self.searcher.status
         return status["center"].detach().clone() if "center" in status else None
 
-    def step(self) -> dict[str, Any]:
+    def _train_step(self) -> dict[str, Any]:
         """One generation: ask, evaluate, tell (all inside EvoTorch's step), then measure the center."""
-        start = time.perf_counter()
         self.searcher.step()
-        metrics: dict[str, Any] = {"generation": self.generation, **self._last}
+        metrics: dict[str, Any] = dict(self._last)
         center = self.center()
         if center is None:
             self.check_stop(metrics["best"])
@@ -163,10 +162,7 @@ class ESTrainer(Trainer):
         if "stdev" in self.searcher.status:
             metrics["stdev"] = float(torch.as_tensor(self.searcher.status["stdev"]).float().mean())
         self.update_norm(self._pending)
-        self._pending = ObsStats.empty(len(self.norm.mean))
-        self.generation += 1
-        metrics["env_steps"] = self.env_steps
-        metrics["step_time"] = time.perf_counter() - start
+        self._pending = ObsStats.empty(self.spec.obs_dim)
         return metrics
 
     def state_dict(self) -> dict[str, Any]:

@@ -8,7 +8,6 @@ recomputed over the whole padded batch in one pass of `nn.LSTM`/`nn.GRU` (or in 
 from __future__ import annotations
 
 import math
-import time
 from typing import Any
 
 import numpy as np
@@ -20,7 +19,7 @@ from evolstm.evaluation import Evaluator
 from evolstm.policies import Policy, PolicySpec, State
 from evolstm.rollout import Trajectories
 from evolstm.sampling import Sampling, distribution
-from evolstm.seeding import STREAMS, episode_seeds
+from evolstm.seeding import episode_seeds
 from evolstm.trainers.base import Exported, Trainer, finite_summary
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "rmsprop": torch.optim.RMSprop}
@@ -72,11 +71,11 @@ class ReinforceTrainer(Trainer):
     """One `step` = sample `episodes` episodes in parallel, one gradient update, greedy evaluation of the policy."""
 
     STEP = "iteration"
+    GREEDY = "greedy"
 
     def __init__(self, experiment: Experiment, evaluator: Evaluator, spec: PolicySpec, init: Tensor) -> None:
-        super().__init__(experiment, evaluator, spec.obs_dim)
+        super().__init__(experiment, evaluator, spec, init)
         self.cfg: ReinforceConfig = experiment.trainer
-        self.spec = spec
         self.model = ActorCritic(spec, self.cfg.baseline == "value", self.cfg.learn_std, self.cfg.action_std)
         self.model.policy.load_flat(init)
         self.model.to(evaluator.device)  # train where the episodes are collected
@@ -99,16 +98,20 @@ class ReinforceTrainer(Trainer):
         return torch.full((self.spec.action_dim,), std, device=self.evaluator.device)
 
     def _learning_rate(self) -> float:
-        decay = {"constant": 1.0, "linear": 1.0 - self.progress, "cosine": 0.5 * (1 + math.cos(math.pi * self.progress))}
+        decay = {
+            "constant": 1.0,
+            "linear": 1.0 - self.progress,
+            "cosine": 0.5 * (1 + math.cos(math.pi * self.progress)),
+        }
         return self.cfg.learning_rate * decay[self.cfg.lr_schedule]
 
     def collect(self) -> tuple[Trajectories, np.ndarray, int]:
-        """Sample this iteration's episodes with the current policy (no graph)."""
-        seeds = episode_seeds(self.seed, "population", self.generation, 1, self.cfg.episodes)
-        sample_seed = int(np.random.SeedSequence([self.seed, STREAMS["sampling"], self.generation]).generate_state(1)[0])
+        """Sample this iteration's episodes with the current policy (no graph); actions are drawn from each
+        episode's own seed."""
+        seeds = episode_seeds(self.seed, "training", self.steps, 1, self.cfg.episodes)[0]
         std = self.action_std()
-        sampling = Sampling(sample_seed, None if std is None else tuple(std.detach().tolist()))
-        results = self.evaluator.evaluate(self.params().unsqueeze(0), seeds, self.norm, sampling)
+        sampling = Sampling(None if std is None else tuple(std.detach().tolist()))
+        results = self.evaluator.collect(self.params(), seeds, self.norm, sampling)
         self.update_norm(results.obs_stats)
         assert results.trajectories is not None
         return results.trajectories, results.returns[0], results.env_steps
@@ -156,7 +159,7 @@ class ReinforceTrainer(Trainer):
         """One gradient step on the batch, skipped (with a warning) where the rewards, loss or gradient are not
         finite, so that no NaN reaches the weights, the optimizer's moments or the return statistics."""
         if not (torch.isfinite(batch.rewards).all() and torch.isfinite(batch.inputs).all()):
-            self.warnings.append(f"{self.STEP} {self.generation}: non-finite rewards or observations; update skipped")
+            self.warn("non-finite rewards or observations; update skipped")
             return {"skipped": True}
         for group in self.optimizer.param_groups:
             group["lr"] = lr
@@ -171,35 +174,33 @@ class ReinforceTrainer(Trainer):
             self.optimizer.step()
             return {**metrics, "grad_norm": grad_norm, "skipped": False}
         self.return_mean, self.return_std, self._returns_seen = statistics  # e.g. returns that overflowed
-        self.warnings.append(f"{self.STEP} {self.generation}: non-finite returns, loss or gradient; update skipped")
+        self.warn("non-finite returns, loss or gradient; update skipped")
         shown = {key: value if math.isfinite(value) else None for key, value in metrics.items()}
         return {**shown, "grad_norm": grad_norm if math.isfinite(grad_norm) else None, "skipped": True}
 
-    def step(self) -> dict[str, Any]:
+    def _train_step(self) -> dict[str, Any]:
         """Collect, update once, evaluate the greedy policy."""
-        start = time.perf_counter()
         batch, returns, steps = self.collect()
         self.env_steps += steps
         lr = self._learning_rate()
-        row: dict[str, Any] = {
-            "generation": self.generation, **finite_summary(returns), **self.update(batch, lr), "lr": lr,
-        }
+        row: dict[str, Any] = {**finite_summary(returns), **self.update(batch, lr), "lr": lr}
         std = self.action_std()
         if std is not None:
             row["action_std"] = float(std.detach().mean())
         params = self.params()
         if (value := self.evaluate_current(params)) is not None:
-            row["center"] = value
+            row[self.GREEDY] = value
             self.note_best(value, params)
-        self.generation += 1
-        row["env_steps"] = self.env_steps
-        row["step_time"] = time.perf_counter() - start
         return row
 
     def state_dict(self) -> dict[str, Any]:
         return {
-            **super().state_dict(), "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-            "return_mean": self.return_mean, "return_std": self.return_std, "returns_seen": self._returns_seen,
+            **super().state_dict(),
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "return_mean": self.return_mean,
+            "return_std": self.return_std,
+            "returns_seen": self._returns_seen,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:

@@ -70,7 +70,7 @@ def restore(live: Any, saved: Any) -> Any:
     module, name = saved["__object__"].split(":")
     cls = getattr(importlib.import_module(module), name)
     if not module.startswith("evotorch") or not isinstance(cls, type):
-        raise TypeError(f"checkpoint names {saved['__object__']}, not an EvoTorch class")
+        raise ValueError(f"checkpoint names {saved['__object__']}, not an EvoTorch class")
     target = live if type(live) is cls else cls.__new__(cls)
     for key, item in saved["attrs"].items():
         setattr(target, key, restore(getattr(target, key, None), item))

@@ -17,15 +17,17 @@ from evolstm.normalization import ObsNorm
 from evolstm.policies import Policy, PolicySpec
 from evolstm.policy_files import save_policy
 from evolstm.replay.__main__ import main
-from evolstm.run import train
+from evolstm.training import train
 from tests.conftest import make_experiment
 
 RUNS = {
     "es-local": {"evaluation": {"final_episodes": 6}},
     "es-batched": {"evaluation": {"backend": "batched", "final_episodes": 6}},
     "reinforce": {
-        "trainer": {"kind": "reinforce", "episodes": 4, "iterations": 2}, "evaluation": {"final_episodes": 6},
+        "trainer": {"kind": "reinforce", "episodes": 4, "iterations": 2},
+        "evaluation": {"final_episodes": 6},
     },
+    "es-obs-norm": {"policy": {"kind": "lstm", "hidden": 4, "obs_norm": True}, "evaluation": {"final_episodes": 6}},
 }
 
 
@@ -34,8 +36,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """One tiny finished run per trainer/backend (T-maze length 3, 6 final episodes)."""
     out = tmp_path_factory.mktemp("runs")
     return {
-        name: train(make_experiment(name=name, **sections), out, quiet=True).path
-        for name, sections in RUNS.items()
+        name: train(make_experiment(name=name, **sections), out, quiet=True).path for name, sections in RUNS.items()
     }
 
 
@@ -68,6 +69,20 @@ def test_replay_writes_right_files_and_reproduces_the_reported_return(
             with Image.open(out / name) as figure:
                 assert figure.format == "PNG" and figure.width > 500
         assert len(index["files"]["memory_traces"]) == 2 and index["events"][0]["0"] == "cue"
+
+
+def test_replay_uses_the_runs_observation_normalizer(runs: dict[str, Path], tmp_path: Path) -> None:
+    """A run trained with obs_norm is replayed under the normalizer exported with its policy, not the identity."""
+    from evolstm.policy_files import load_policy
+
+    run = runs["es-obs-norm"]
+    norm = load_policy(run / "policies" / "best.safetensors").norm
+    assert not (np.allclose(norm.mean, 0.0) and np.allclose(norm.std, 1.0))  # the run did learn statistics
+    assert main([str(run), "--policy", "best", "--out", str(tmp_path)]) == 0
+    arrays = np.load(tmp_path / _index(tmp_path)["files"]["trajectories"])
+    length = int(arrays["lengths"][0])
+    expected = ((arrays["observations"][0, :length] - norm.mean) / norm.std).clip(-5, 5)
+    np.testing.assert_array_equal(arrays["inputs"][0, :length], expected)
 
 
 def test_same_arguments_same_replay(runs: dict[str, Path], tmp_path: Path) -> None:
@@ -136,11 +151,10 @@ def test_mp4_without_pyav_fails_before_playing(
     assert shown.out == "" and not (tmp_path / "out").exists()
 
 
-def test_an_env_without_rgb_array_gets_trajectories_and_a_trace(
-    tmp_path: Path, capsys: pytest.CaptureFixture
-) -> None:
-    run = train(make_experiment(task={"id": "Steer-v0", "kwargs": {}}, trainer={"generations": 1}), tmp_path,
-                quiet=True).path
+def test_an_env_without_rgb_array_gets_trajectories_and_a_trace(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    run = train(
+        make_experiment(task={"id": "Steer-v0", "kwargs": {}}, trainer={"generations": 1}), tmp_path, quiet=True
+    ).path
     gif = tmp_path / "none.gif"
     assert main([str(run), "--gif", str(gif), "--episodes", "2"]) == 0
     assert "warning: no animation: Steer-v0: it has no rgb_array render mode" in capsys.readouterr().err
@@ -182,7 +196,9 @@ def test_user_mistakes_give_one_line_and_exit_2(
         "unknown-name": [run, "--policy", "median"],
         "corrupt": [run, "--policy", str(corrupt)],
         "other-task": [
-            run, "--policy", _foreign_policy(tmp_path / "a.safetensors", {"id": "evolstm/MaskedCartPole-v0"}),
+            run,
+            "--policy",
+            _foreign_policy(tmp_path / "a.safetensors", {"id": "evolstm/MaskedCartPole-v0"}),
         ],
         "wrong-sizes": [run, "--policy", _foreign_policy(tmp_path / "b.safetensors", {"id": "evolstm/TMaze-v0"})],
         "no-task": [_foreign_policy(tmp_path / "c.safetensors", None)],
@@ -195,16 +211,6 @@ def test_user_mistakes_give_one_line_and_exit_2(
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and err.count("\n") == 1
     assert not (tmp_path / "out").exists()
-
-
-def test_plot_pools_seeds_into_one_figure(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    runs = [train(make_experiment(seed=seed), tmp_path / "runs", quiet=True).path for seed in (0, 1)]
-    figure = tmp_path / "curves.png"
-    assert main(["plot", *map(str, runs), "--out", str(figure)]) == 0
-    with Image.open(figure) as image:
-        assert image.format == "PNG"
-    assert main(["plot", str(tmp_path / "absent"), "--out", str(figure)]) == 2
-    assert "no such run directory" in capsys.readouterr().err
 
 
 def test_seed_is_what_changes_the_episodes(runs: dict[str, Path], tmp_path: Path) -> None:

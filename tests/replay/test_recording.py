@@ -9,11 +9,11 @@ import torch
 
 from evolstm.config import POLICY_KINDS, TaskConfig
 from evolstm.environment import make_env
+from evolstm.evaluation.vector import VectorEvaluator
 from evolstm.normalization import ObsNorm
-from evolstm.policies import Policy, PolicySpec, PopulationPolicy
+from evolstm.policies import Policy, PolicySpec
 from evolstm.policy_files import PolicyFile, PolicyFileError
 from evolstm.replay.recording import ARRAYS, replay
-from evolstm.rollout import run_episodes
 from evolstm.tasks import TASK_IDS
 from evolstm.tasks.tmaze import JUNCTION_OBS
 
@@ -46,8 +46,22 @@ def test_arrays_frames_and_returns(task_id: str, kind: str) -> None:
     arrays, spec = played.arrays, policy.spec
     lengths = arrays["lengths"]
     steps = int(lengths.max())
-    assert set(arrays) == {"seeds", "returns", "lengths", "observations", "inputs", "outputs", "actions", "rewards",
-                           "terminated", "truncated"} | GATES[kind]
+    assert (
+        set(arrays)
+        == {
+            "seeds",
+            "returns",
+            "lengths",
+            "observations",
+            "inputs",
+            "outputs",
+            "actions",
+            "rewards",
+            "terminated",
+            "truncated",
+        }
+        | GATES[kind]
+    )
     assert set(arrays) <= set(ARRAYS)
     assert arrays["observations"].shape == (3, steps + 1, spec.obs_dim)
     assert arrays["inputs"].shape == (3, steps, spec.obs_dim) and arrays["outputs"].shape == (3, steps, spec.action_dim)
@@ -60,11 +74,11 @@ def test_arrays_frames_and_returns(task_id: str, kind: str) -> None:
         assert not (arrays["terminated"][e, : length - 1] | arrays["truncated"][e, : length - 1]).any()
         assert not arrays["hidden"][e, length:].any() and not arrays["rewards"][e, length:].any()  # zero padding
         assert arrays["rewards"][e].sum() == pytest.approx(arrays["returns"][e])
-    np.testing.assert_array_equal(arrays["inputs"][0, : lengths[0]],
-                                  ((arrays["observations"][0, : lengths[0]] - 0.1) / 2.0).clip(-5, 5))
+    np.testing.assert_array_equal(
+        arrays["inputs"][0, : lengths[0]], ((arrays["observations"][0, : lengths[0]] - 0.1) / 2.0).clip(-5, 5)
+    )
     # The same episodes played as an evaluation plays them give the same returns and lengths, bit for bit.
-    envs = [make_env(task) for _ in SEEDS]
-    evaluated = run_episodes(envs, PopulationPolicy(spec, policy.params.unsqueeze(0)), SEEDS[None], policy.norm)
+    evaluated = VectorEvaluator(task, spec, "local").score(policy.params.unsqueeze(0), SEEDS[None], policy.norm)
     np.testing.assert_array_equal(evaluated.returns[0], arrays["returns"])
     np.testing.assert_array_equal(evaluated.lengths[0], lengths)
 
@@ -88,8 +102,9 @@ def test_states_and_gates_are_the_networks_own(kind: str) -> None:
         c = arrays["cell"][0, :steps, 0]
         previous_c = np.vstack([np.zeros((1, 5)), c[:-1]])
         gate = {name: arrays[name][0, :steps, 0] for name in GATES[kind]}
-        np.testing.assert_allclose(c, gate["forget_gate"] * previous_c + gate["input_gate"] * gate["cell_input"],
-                                   atol=1e-6)
+        np.testing.assert_allclose(
+            c, gate["forget_gate"] * previous_c + gate["input_gate"] * gate["cell_input"], atol=1e-6
+        )
         np.testing.assert_allclose(h, gate["output_gate"] * np.tanh(c), atol=1e-6)
     elif kind == "gru":
         z, n = arrays["update_gate"][0, :steps, 0], arrays["candidate"][0, :steps, 0]

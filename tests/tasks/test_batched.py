@@ -30,9 +30,7 @@ INVALID_KWARGS: dict[str, list[dict[str, Any]]] = {
 
 
 def _make_vec(task_id: str, num_envs: int = NUM_ENVS, **kwargs: Any) -> TorchVectorEnv:
-    env = gymnasium.make_vec(
-        task_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **kwargs
-    )
+    env = gymnasium.make_vec(task_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **kwargs)
     assert isinstance(env, TorchVectorEnv)
     return env
 
@@ -135,9 +133,7 @@ def test_masked_cartpole_truncates_like_time_limit() -> None:
 
 
 def test_masked_cartpole_with_patched_thresholds_truncates_only() -> None:
-    twins = Twins(
-        "evolstm/MaskedCartPole-v0", AutoresetMode.DISABLED, max_episode_steps=60
-    )
+    twins = Twins("evolstm/MaskedCartPole-v0", AutoresetMode.DISABLED, max_episode_steps=60)
     twins.vec.x_threshold = twins.vec.theta_threshold_radians = np.inf
     for env in twins.scalars:
         env.unwrapped.x_threshold = env.unwrapped.theta_threshold_radians = np.inf

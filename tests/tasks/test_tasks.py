@@ -16,9 +16,7 @@ from evolstm.tasks.recall import RepeatPreviousEnv
 from evolstm.tasks.tmaze import EAST, NORTH, SOUTH, WEST, TMazeEnv
 
 
-def _rollout(
-    env: gymnasium.Env, seed: int, episodes: int, action_seed: int
-) -> list[tuple]:
+def _rollout(env: gymnasium.Env, seed: int, episodes: int, action_seed: int) -> list[tuple]:
     """Transitions of several episodes driven by a seeded random action sequence."""
     actions = np.random.default_rng(action_seed)
     record = []
@@ -169,9 +167,7 @@ def test_tmaze_memoryless_policy_averages_about_1_95() -> None:
         total, done = 0.0, False
         while not done:
             at_junction = observation.tolist() == [0.0, 1.0, 0.0]
-            observation, reward, terminated, truncated, _ = env.step(
-                NORTH if at_junction else EAST
-            )
+            observation, reward, terminated, truncated, _ = env.step(NORTH if at_junction else EAST)
             total += reward
             done = terminated or truncated
         returns.append(total)
@@ -179,9 +175,7 @@ def test_tmaze_memoryless_policy_averages_about_1_95() -> None:
     assert np.mean(returns) == pytest.approx(1.95, abs=0.4)
 
 
-@pytest.mark.parametrize(
-    "kwargs", [{"length": 0}, {"length": 2.5}, {"max_steps": 0}, {"render_mode": "human"}]
-)
+@pytest.mark.parametrize("kwargs", [{"length": 0}, {"length": 2.5}, {"max_steps": 0}, {"render_mode": "human"}])
 def test_tmaze_rejects_invalid_kwargs(kwargs: dict) -> None:
     with pytest.raises(ValueError):
         TMazeEnv(**kwargs)
@@ -230,12 +224,8 @@ def test_masked_cartpole_rejects_unsupported_render_mode() -> None:
 
 
 @pytest.mark.parametrize("symbols, lag, length", [(4, 2, 16), (2, 1, 2), (7, 5, 9)])
-def test_repeat_previous_perfect_policy_gets_one(
-    symbols: int, lag: int, length: int
-) -> None:
-    env = gymnasium.make(
-        "evolstm/RepeatPrevious-v0", symbols=symbols, lag=lag, length=length
-    )
+def test_repeat_previous_perfect_policy_gets_one(symbols: int, lag: int, length: int) -> None:
+    env = gymnasium.make("evolstm/RepeatPrevious-v0", symbols=symbols, lag=lag, length=length)
     for seed in range(5):
         observation, _ = env.reset(seed=seed)
         memory: deque[int] = deque(maxlen=lag + 1)

@@ -7,7 +7,7 @@ import torch
 
 from evolstm.config import ES_ALGORITHMS, ConfigError
 from evolstm.evaluation import make_evaluator
-from evolstm.run import policy_spec
+from evolstm.environment import policy_spec
 from evolstm.trainers import make_trainer
 from evolstm.trainers.es import SEARCHERS
 from tests.conftest import make_experiment
@@ -15,7 +15,7 @@ from tests.conftest import make_experiment
 
 def _trainer(**trainer):
     experiment = make_experiment(trainer=trainer)
-    spec = policy_spec(experiment)
+    spec = policy_spec(experiment.task, experiment.policy)
     torch.manual_seed(experiment.seed)
     from evolstm.policies import Policy
 
@@ -57,7 +57,7 @@ def test_env_step_budget_stops_the_run() -> None:
     while not trainer.finished():
         trainer.step()
     assert trainer.env_steps >= 500
-    assert trainer.generation < 20
+    assert trainer.steps < 20
 
 
 @pytest.mark.parametrize("algorithm", ["snes", "pgpe", "cmaes", "ga"])
@@ -73,16 +73,16 @@ def test_same_seed_same_metrics(algorithm: str) -> None:
 def test_stop_at_ends_the_run_once_the_center_reaches_it() -> None:
     trainer = _trainer(generations=50, stop_at=-100.0)
     trainer.step()
-    assert trainer.finished() and trainer.generation == 1
+    assert trainer.finished() and trainer.steps == 1
 
 
 def test_batched_backend_gives_the_local_runs_metrics() -> None:
     def metrics(backend: str) -> list[dict]:
         trainer = _trainer(generations=3)
         if backend == "batched":
-            from evolstm.evaluation.batched import BatchedEvaluator
+            from evolstm.evaluation.vector import VectorEvaluator
 
-            trainer.evaluator = BatchedEvaluator(trainer.evaluator.task, trainer.evaluator.spec, "cpu")
+            trainer.evaluator = VectorEvaluator(trainer.evaluator.task, trainer.evaluator.spec, "batched", "cpu")
         return [{k: v for k, v in trainer.step().items() if k != "step_time"} for _ in range(3)]
 
     assert metrics("batched") == metrics("local")

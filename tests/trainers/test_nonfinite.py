@@ -15,7 +15,8 @@ import yaml
 
 from evolstm.evaluation import make_evaluator
 from evolstm.policies import Policy
-from evolstm.run import main, policy_spec
+from evolstm.environment import policy_spec
+from evolstm.run import main
 from evolstm.runs import read_metrics
 from evolstm.trainers import Trainer, make_trainer
 from evolstm.trainers.base import DivergedError
@@ -52,7 +53,7 @@ gymnasium.register("Unstable-v0", entry_point=Unstable)
 
 def _trainer(broken: str, what: str = "reward", **sections: Any) -> Trainer:
     experiment = make_experiment(task={"id": "Unstable-v0", "kwargs": {"broken": broken, "what": what}}, **sections)
-    spec = policy_spec(experiment)
+    spec = policy_spec(experiment.task, experiment.policy)
     torch.manual_seed(0)
     return make_trainer(experiment, make_evaluator(experiment, spec), spec, Policy(spec).flat())
 
@@ -61,7 +62,8 @@ def test_es_gives_nonfinite_members_the_worst_fitness_and_says_who() -> None:
     trainer = _trainer("some", trainer={"generations": 4})
     rows = [trainer.step() for _ in range(4)]
     assert sum(row["nonfinite"] for row in rows) > 0
-    assert any("non-finite returns from members" in w and "treated as the worst fitness" in w for w in trainer.warnings)
+    warnings = [w for row in rows for w in row.get("warnings", ())]
+    assert any("non-finite returns from members" in w and "treated as the worst fitness" in w for w in warnings)
     assert all(math.isfinite(row[key]) for row in rows for key in ("best", "mean", "worst", "best_ever", "stdev"))
     assert torch.isfinite(trainer.center()).all()
     assert all(torch.isfinite(value).all() for value in trainer.searcher.status["stdev"].reshape(1, -1))
@@ -83,7 +85,7 @@ def test_reinforce_skips_the_update_and_keeps_weights_and_optimizer_finite() -> 
     before = trainer.params()
     row = trainer.step()
     assert row["skipped"] is True and row["mean"] is None
-    assert trainer.warnings[0] == "iteration 0: non-finite rewards or observations; update skipped"
+    assert row["warnings"][0] == "iteration 0: non-finite rewards or observations; update skipped"
     assert torch.equal(trainer.params(), before)
     assert math.isfinite(trainer.return_mean) and math.isfinite(trainer.return_std)
 
@@ -94,16 +96,17 @@ def test_reinforce_survives_overflowing_returns_and_nan_observations(what: str) 
     before = trainer.params()
     rows = [trainer.step() for _ in range(2)]
     assert all(row["skipped"] for row in rows) and torch.equal(trainer.params(), before)
-    assert "update skipped" in trainer.warnings[0]
+    assert all("update skipped" in row["warnings"][0] for row in rows)
     assert math.isfinite(trainer.return_mean) and math.isfinite(trainer.return_std)
-    assert all(value is None or math.isfinite(value) for row in rows for value in row.values()
-               if isinstance(value, float))
+    assert all(
+        value is None or math.isfinite(value) for row in rows for value in row.values() if isinstance(value, float)
+    )
 
 
 def test_nonfinite_observations_leave_the_normalizer_alone(capsys: pytest.CaptureFixture) -> None:
     trainer = _trainer("all", "obs", trainer={"generations": 2}, policy={"obs_norm": True})
-    trainer.step()
-    assert any("non-finite observations; normalizer not updated" in w for w in trainer.warnings)
+    row = trainer.step()
+    assert any("non-finite observations; normalizer not updated" in w for w in row["warnings"])
     assert np.isfinite(trainer.norm.mean).all() and np.isfinite(trainer.norm.std).all()
 
 

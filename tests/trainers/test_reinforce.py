@@ -3,6 +3,7 @@ trains; runs are reproducible; the learned value baseline measurably reduces gra
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -11,8 +12,8 @@ import torch
 
 from evolstm.config import POLICY_KINDS
 from evolstm.evaluation import make_evaluator
-from evolstm.policies import Policy
-from evolstm.run import policy_spec
+from evolstm.policies import Policy, PopulationPolicy
+from evolstm.environment import policy_spec
 from evolstm.sampling import distribution
 from evolstm.trainers import make_trainer
 from evolstm.trainers.reinforce import ReinforceTrainer, returns_to_go, sequence_pass
@@ -23,10 +24,11 @@ PENDULUM = {"id": "Pendulum-v1", "kwargs": {}, "max_episode_steps": 12}
 
 def _trainer(task: dict | None = None, policy: dict | None = None, **trainer: Any) -> ReinforceTrainer:
     experiment = make_experiment(
-        task=task or {}, policy=policy or {},
+        task=task or {},
+        policy=policy or {},
         trainer={"kind": "reinforce", "episodes": 6, "iterations": 2, **trainer},
     )
-    spec = policy_spec(experiment)
+    spec = policy_spec(experiment.task, experiment.policy)
     torch.manual_seed(experiment.seed)
     trainer_ = make_trainer(experiment, make_evaluator(experiment, spec), spec, Policy(spec).flat())
     assert isinstance(trainer_, ReinforceTrainer)
@@ -58,6 +60,50 @@ def test_sequence_pass_equals_step_by_step(kind: str, task: dict | None) -> None
     torch.testing.assert_close(whole_grad, _policy_grad(trainer, stepped), atol=1e-4, rtol=1e-4)
     chunked, _ = sequence_pass(trainer.model, batch.inputs, 3)  # truncated BPTT: same forward values
     torch.testing.assert_close(chunked, out)
+
+
+@pytest.mark.parametrize("kind", POLICY_KINDS)
+def test_truncated_bptt_stops_gradients_at_chunk_borders(kind: str) -> None:
+    """With bptt = 3, outputs from step 3 on carry no gradient to the inputs of steps 0-2 (the state passed between
+    chunks is detached), while without truncation they do (for the recurrent kinds)."""
+    trainer = _trainer(policy={"kind": kind})
+    inputs = trainer.collect()[0].inputs[:6].clone().requires_grad_(True)
+    for bptt in (3, None):
+        inputs.grad = None
+        out, _ = sequence_pass(trainer.model, inputs, bptt)
+        out[3:].sum().backward()
+        reaches_back = bool(inputs.grad[:3].abs().sum() > 0)
+        assert reaches_back == (bptt is None and kind != "feedforward"), (bptt, inputs.grad[:3])
+
+
+def test_box_actions_record_the_presquash_sample() -> None:
+    """The recorded action is the Gaussian sample whose log-probability is trained; the env gets it squashed."""
+    trainer = _trainer(task={"id": "tests.cue_box:CueBox-v0", "kwargs": {}}, episodes=32, action_std=1.0)
+    batch, _, _ = trainer.collect()
+    taken = batch.actions[batch.valid]
+    assert taken.abs().max() > 1.0  # outside the action bounds: not squashed
+    policy = PopulationPolicy(trainer.spec, trainer.params().unsqueeze(0))
+    state = policy.initial_state(batch.inputs.shape[1])
+    means = []
+    for x in batch.inputs:
+        out, state = policy.step(x.unsqueeze(0), state)
+        means.append(out[0])
+    noise = (batch.actions - torch.stack(means))[batch.valid] / 1.0
+    assert 0.7 < float(noise.std()) < 1.3 and abs(float(noise.mean())) < 0.3  # the N(0, 1) noise of the sample
+
+
+@pytest.mark.parametrize("schedule", ["constant", "linear", "cosine"])
+def test_lr_schedule_sets_the_optimizer_learning_rate(schedule: str) -> None:
+    trainer = _trainer(lr_schedule=schedule, iterations=4, learning_rate=0.01)
+    decay = {
+        "constant": [1.0, 1.0, 1.0],
+        "linear": [1.0, 0.75, 0.5],
+        "cosine": [1.0, 0.5 * (1 + math.cos(math.pi / 4)), 0.5],
+    }
+    for expected in decay[schedule]:
+        row = trainer.step()
+        assert row["lr"] == pytest.approx(0.01 * expected)
+        assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(0.01 * expected)
 
 
 def test_collected_episodes_are_padded_and_masked() -> None:
@@ -106,8 +152,13 @@ def test_same_seed_same_metrics() -> None:
 def test_value_baseline_reduces_gradient_variance() -> None:
     """Fit the value head for a fixed policy, then compare policy-gradient variance across batches."""
     trainer = _trainer(
-        task={"id": "evolstm/MaskedCartPole-v0", "kwargs": {}}, policy={"hidden": 8}, episodes=8,
-        baseline="value", normalize_advantages=False, entropy_coef=0.0, iterations=1000,
+        task={"id": "evolstm/MaskedCartPole-v0", "kwargs": {}},
+        policy={"hidden": 8},
+        episodes=8,
+        baseline="value",
+        normalize_advantages=False,
+        entropy_coef=0.0,
+        iterations=1000,
     )
     value_params = list(trainer.model.value.parameters())
     fit = torch.optim.Adam(value_params, lr=0.05)
@@ -116,11 +167,11 @@ def test_value_baseline_reduces_gradient_variance() -> None:
         fit.zero_grad()
         loss.backward()
         fit.step()
-        trainer.generation += 1
+        trainer.steps += 1
     measure = {"none": [], "value": []}
     for _ in range(25):
         batch = trainer.collect()[0]
-        trainer.generation += 1
+        trainer.steps += 1
         for baseline, grads in measure.items():
             trainer.cfg = trainer.cfg.model_copy(update={"baseline": baseline, "value_coef": 0.0})
             trainer.model.zero_grad()
@@ -134,9 +185,9 @@ def test_batched_backend_collects_the_same_episodes() -> None:
     def metrics(backend: str) -> list[dict]:
         trainer = _trainer(task={"id": "evolstm/MaskedCartPole-v0", "kwargs": {}})
         if backend == "batched":
-            from evolstm.evaluation.batched import BatchedEvaluator
+            from evolstm.evaluation.vector import VectorEvaluator
 
-            trainer.evaluator = BatchedEvaluator(trainer.evaluator.task, trainer.spec, "cpu")
+            trainer.evaluator = VectorEvaluator(trainer.evaluator.task, trainer.spec, "batched", "cpu")
         return [{k: v for k, v in trainer.step().items() if k != "step_time"} for _ in range(2)]
 
     assert metrics("batched") == metrics("local")

@@ -13,8 +13,8 @@ from evolstm.checkpoints import load_checkpoint, save_checkpoint
 from evolstm.config import ES_ALGORITHMS
 from evolstm.evaluation import make_evaluator
 from evolstm.policies import Policy
-from evolstm.resume import restore_run, run_state
-from evolstm.run import policy_spec
+from evolstm.checkpoints import restore_run, run_state
+from evolstm.environment import policy_spec
 from evolstm.trainers import Trainer, make_trainer
 from tests.conftest import make_experiment
 
@@ -32,7 +32,7 @@ TRAINERS: dict[str, dict[str, Any]] = {
 
 def _trainer(sections: dict[str, Any]) -> Trainer:
     experiment = make_experiment(**sections)
-    spec = policy_spec(experiment)
+    spec = policy_spec(experiment.task, experiment.policy)
     torch.manual_seed(experiment.seed)
     return make_trainer(experiment, make_evaluator(experiment, spec), spec, Policy(spec).flat())
 
@@ -54,7 +54,7 @@ def test_a_saved_state_continues_exactly(name: str, tmp_path: Path) -> None:
     resumed = _trainer(TRAINERS[name])
     torch.manual_seed(12345)  # whatever the global generators did since, the checkpoint's state is put back
     restore_run(resumed, state)
-    assert resumed.generation == 3
+    assert resumed.steps == 3
     assert [_without_timing(resumed.step()) for _ in range(3)] == expected
     for key, exported in original.exports().items():
         assert torch.equal(resumed.exports()[key].params, exported.params), key

@@ -1,19 +1,20 @@
-"""The experiment schema: typed, documented, strict (unknown keys are errors), loaded from YAML with --set overrides."""
+"""The experiment schema: typed, documented, strict (unknown keys are errors)."""
 
 from __future__ import annotations
 
 import importlib
 import math
-from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import gymnasium
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-POLICY_KINDS = ("lstm", "gru", "peephole", "feedforward")
-TRAINER_KINDS = ("es", "reinforce")
-ES_ALGORITHMS = ("pgpe", "cmaes", "snes", "xnes", "cem", "ga", "cosyne")
+PolicyKind = Literal["lstm", "gru", "peephole", "feedforward"]
+ESAlgorithm = Literal["pgpe", "cmaes", "snes", "xnes", "cem", "ga", "cosyne"]
+Backend = Literal["local", "batched", "ray"]
+POLICY_KINDS: tuple[str, ...] = get_args(PolicyKind)
+ES_ALGORITHMS: tuple[str, ...] = get_args(ESAlgorithm)
+BACKENDS: tuple[str, ...] = get_args(Backend)
 
 
 class ConfigError(ValueError):
@@ -53,14 +54,16 @@ class TaskConfig(_Strict):
 
         if name not in gymnasium.registry:
             own = ", ".join(sorted(i for i in gymnasium.registry if i.startswith("evolstm/")))
-            raise ValueError(f"unknown Gymnasium id {name!r}; evolstm ids: {own}; or any registered id or 'module:Env-v0'")
+            raise ValueError(
+                f"unknown Gymnasium id {name!r}; evolstm ids: {own}; or any registered id or 'module:Env-v0'"
+            )
         return env_id
 
 
 class PolicyConfig(_Strict):
     """The recurrent policy network."""
 
-    kind: Literal["lstm", "gru", "peephole", "feedforward"] = Field(default="lstm", description="Network type.")
+    kind: PolicyKind = Field(default="lstm", description="Network type.")
     hidden: Annotated[int, Field(gt=0)] = Field(default=16, description="Units per layer.")
     layers: Annotated[int, Field(gt=0)] = Field(default=1, description="Stacked recurrent (or hidden) layers.")
     obs_norm: bool = Field(
@@ -72,10 +75,14 @@ class ESConfig(_Strict):
     """Evolution strategies through an EvoTorch searcher."""
 
     kind: Literal["es"] = "es"
-    algorithm: Literal["pgpe", "cmaes", "snes", "xnes", "cem", "ga", "cosyne"] = Field(
-        default="pgpe", description="EvoTorch searcher."
-    )
+    algorithm: ESAlgorithm = Field(default="pgpe", description="EvoTorch searcher.")
     popsize: Annotated[int, Field(gt=1)] = Field(default=64, description="Population size.")
+    episodes: Annotated[int, Field(gt=0)] = Field(
+        default=4, description="Episodes per member and generation; a member's fitness is their mean return."
+    )
+    common_random_numbers: bool = Field(
+        default=False, description="All members of a generation play the same episode seeds."
+    )
     generations: Annotated[int, Field(gt=0)] | None = Field(default=100, description="Generation budget (or null).")
     max_env_steps: Annotated[int, Field(gt=0)] | None = Field(
         default=None, description="Stop once this many env steps were taken (or null)."
@@ -129,7 +136,9 @@ class ReinforceConfig(_Strict):
     normalize_advantages: bool = Field(default=True, description="Scale advantages to zero mean, unit std per batch.")
     entropy_coef: Annotated[float, Field(ge=0)] = Field(default=0.01, description="Entropy bonus weight.")
     value_coef: Annotated[float, Field(ge=0)] = Field(default=0.5, description="Value-loss weight (baseline: value).")
-    max_grad_norm: Annotated[float, Field(gt=0)] | None = Field(default=1.0, description="Gradient-norm clip (or null).")
+    max_grad_norm: Annotated[float, Field(gt=0)] | None = Field(
+        default=1.0, description="Gradient-norm clip (or null)."
+    )
     optimizer: Literal["adam", "sgd", "rmsprop"] = Field(default="adam", description="torch optimizer.")
     learning_rate: Annotated[float, Field(gt=0)] = Field(default=3e-3, description="Initial learning rate.")
     lr_schedule: Literal["constant", "linear", "cosine"] = Field(
@@ -159,34 +168,30 @@ class ReinforceConfig(_Strict):
 
 
 class EvaluationConfig(_Strict):
-    """How fitness is measured: where episodes run and how many."""
+    """Where episodes run, and the greedy evaluations of the current policy and of the exported ones."""
 
-    backend: Literal["local", "batched", "ray"] = Field(
+    backend: Backend = Field(
         default="local",
         description="local: Gymnasium envs in this process; batched: the task's torch-batched form, all members and "
-        "episodes as one tensor program (evolstm tasks); ray: the population split over Ray actors.",
+        "episodes as one tensor program (evolstm tasks); ray: the episodes split over Ray actors.",
     )
     device: Literal["auto", "cpu", "cuda"] = Field(
-        default="auto", description="Device of the batched backend, also inside Ray workers (auto: cuda when available)."
+        default="auto",
+        description="Device of the batched backend, also inside Ray workers (auto: cuda when available).",
     )
     workers: Annotated[int, Field(gt=0)] | Literal["auto"] = Field(
         default="auto", description="ray: number of actors (auto: one per CPU of the cluster)."
     )
     worker_backend: Literal["local", "batched"] = Field(
-        default="local", description="ray: how each actor evaluates its share."
+        default="local", description="ray: how each actor plays its share."
     )
     gpus_per_worker: Annotated[float, Field(ge=0)] = Field(default=0.0, description="ray: GPUs each actor reserves.")
-    episodes: Annotated[int, Field(gt=0)] = Field(
-        default=4, description="ES: episodes per member (fitness = mean return); REINFORCE: greedy-evaluation episodes."
+    greedy_every: Annotated[int, Field(ge=0)] = Field(
+        default=1,
+        description="Evaluate the current policy greedily (ES: the search center) every N steps (0: never).",
     )
-    common_random_numbers: bool = Field(
-        default=False, description="All members of a generation play the same episode seeds."
-    )
-    center_every: Annotated[int, Field(ge=0)] = Field(
-        default=1, description="Evaluate the current policy (ES: the search center) every N steps (0: never)."
-    )
-    center_episodes: Annotated[int, Field(gt=0)] | None = Field(
-        default=None, description="Episodes for each such evaluation (null: the same as episodes)."
+    greedy_episodes: Annotated[int, Field(gt=0)] = Field(
+        default=10, description="Episodes of each such greedy evaluation."
     )
     final_episodes: Annotated[int, Field(ge=0)] = Field(
         default=100, description="Fresh episodes for the exported policies at the end of the run."
@@ -198,7 +203,7 @@ class RayConfig(_Strict):
 
     address: str | None = Field(
         default=None,
-        description='null: a private local cluster bound to loopback (or, inside a Ray job, the job\'s cluster); '
+        description="null: a private local cluster bound to loopback (or, inside a Ray job, the job's cluster); "
         '"auto": the cluster this machine belongs to; "ray://host:10001": a remote cluster.',
     )
     num_cpus: Annotated[int, Field(gt=0)] | None = Field(
@@ -229,80 +234,7 @@ class Experiment(_Strict):
     ray: RayConfig = Field(default_factory=RayConfig)
 
 
-def _format(err: ValidationError) -> str:
-    """First validation error as `key.path: message`."""
-    first = err.errors(include_url=False)[0]
-    loc = list(first["loc"])
-    if loc[:1] == ["trainer"] and len(loc) > 1 and loc[1] in TRAINER_KINDS:
-        del loc[1]  # the discriminator's tag is not a key the user wrote
-    msg = first["msg"].removeprefix("Value error, ")
-    if first["type"] == "extra_forbidden":
-        msg = "unknown key"
-    elif first["type"] == "missing":
-        msg = "required key is missing"
-    elif first["type"] in ("union_tag_invalid", "union_tag_not_found"):
-        loc.append("kind")
-        msg = f"must be one of {', '.join(TRAINER_KINDS)}"
-    path = ".".join(str(p) for p in loc) or "<experiment>"
-    return " ".join(f"{path}: {msg}".split())  # one line, whatever a validator's message holds
-
-
-def _set_path(data: dict[str, Any], assignment: str) -> None:
-    """Apply one `key.path=value` override; the value is parsed as YAML (so 3 is an int, true a bool)."""
-    key, sep, raw = assignment.partition("=")
-    if not sep or not key:
-        raise ConfigError(f"--set {assignment!r}: expected key.path=value")
-    *parents, leaf = key.split(".")
-    node = data
-    for part in parents:
-        node = node.setdefault(part, {})
-        if not isinstance(node, dict):
-            raise ConfigError(f"--set {key}: {part!r} is not a section")
-    try:
-        node[leaf] = yaml.safe_load(raw)
-    except yaml.YAMLError as err:
-        raise ConfigError(f"--set {key}: value {raw!r} is not valid YAML ({str(err).splitlines()[0]})") from None
-
-
-def from_dict(data: Any, overrides: tuple[str, ...] = ()) -> Experiment:
-    """Validate a plain mapping (plus overrides) into an Experiment, raising ConfigError on any mistake."""
-    if not isinstance(data, dict):
-        raise ConfigError("the experiment must be a YAML mapping of sections (name, task, policy, trainer, ...)")
-    for assignment in overrides:
-        _set_path(data, assignment)
-    try:
-        return Experiment.model_validate(data)
-    except ValidationError as err:
-        raise ConfigError(_format(err)) from None
-
-
-def load(path: str | Path, overrides: tuple[str, ...] = ()) -> Experiment:
-    """Read an experiment YAML file, apply `--set` overrides and validate it."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as err:
-        raise ConfigError(f"{path}: cannot read experiment file ({err.strerror or err})") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not a text (UTF-8) file") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
-    return from_dict(data, overrides)
-
-
-def to_dict(experiment: Experiment) -> dict[str, Any]:
-    """The fully resolved experiment (defaults filled in), as plain data for the run directory."""
-    return experiment.model_dump(mode="json")
-
-
-def flat_fields(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """A nested config as one level of dotted keys, e.g. {"trainer.popsize": 32} (empty sections stay as values)."""
-    flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, dict) and value:
-            flat.update(flat_fields(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
+#: the trainer section's kinds, from its discriminated union (es, reinforce)
+TRAINER_KINDS: tuple[str, ...] = tuple(
+    section.model_fields["kind"].default for section in get_args(Experiment.model_fields["trainer"].annotation)
+)

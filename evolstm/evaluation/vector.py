@@ -1,0 +1,80 @@
+"""Evaluate in this process on a vector env: the task's per-env Gymnasium envs in lockstep (backend local, any id)
+or its torch-batched form (backend batched, all members and episodes as one tensor program on the CPU or a GPU)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from evolstm.config import TaskConfig
+from evolstm.environment import Vectorization, make_vector_env, resolve_device
+from evolstm.normalization import ObsNorm
+from evolstm.policies import PolicySpec, PopulationPolicy, State
+from evolstm.rollout import EpisodeResults, VectorEnv, play
+from evolstm.sampling import Sampling
+
+
+class VectorEvaluator:
+    """Keeps one vector env per batch size (population, greedy and final batches differ) between calls."""
+
+    def __init__(self, task: TaskConfig, spec: PolicySpec, vectorization: Vectorization, device: str = "cpu") -> None:
+        self.task = task
+        self.spec = spec
+        self.vectorization = vectorization
+        self.device = resolve_device(device) if vectorization == "batched" else torch.device("cpu")
+        # made now so that bad kwargs or masks fail before the first generation
+        self._envs: dict[int, VectorEnv] = {1: make_vector_env(task, 1, vectorization, self.device)}
+
+    def _vector_env(self, count: int) -> VectorEnv:
+        if count not in self._envs:
+            self._envs[count] = make_vector_env(self.task, count, self.vectorization, self.device)
+        return self._envs[count]
+
+    def score(self, params: Tensor, seeds: np.ndarray, norm: ObsNorm) -> EpisodeResults:
+        """Greedy episodes: seeds.shape[1] for each of the params.shape[0] members, all at once."""
+        policy = PopulationPolicy(self.spec, params.detach().float().to(self.device))
+        return play(self._vector_env(seeds.size), policy, seeds, norm)
+
+    def collect(
+        self, params: Tensor, seeds: np.ndarray, norm: ObsNorm, sampling: Sampling, part: tuple[int, int] | None = None
+    ) -> EpisodeResults:
+        """Sampled episodes of one policy, recorded. With `part` = (lo, hi), only episodes lo..hi-1 are played, each
+        exactly as in the whole batch (a Ray worker's share): the policy still steps a batch of len(seeds) rows."""
+        lo, hi = part or (0, len(seeds))
+        policy = PopulationPolicy(self.spec, params.detach().float().to(self.device).unsqueeze(0))
+        mine = seeds[lo:hi]
+        keys = torch.as_tensor(mine, dtype=torch.int64, device=self.device)
+        played = policy if part is None else _RowsOfBatch(policy, len(seeds), lo)
+        return play(
+            self._vector_env(len(mine)),
+            played,
+            mine.reshape(1, -1),
+            norm,
+            sampling.action_fn(self.spec, keys),
+            record=True,
+        )
+
+    def close(self) -> None:
+        for env in self._envs.values():
+            env.close()
+        self._envs.clear()
+
+
+class _RowsOfBatch:
+    """Steps a one-member policy on a batch of `total` episode rows of which the caller plays rows lo.. only, so that
+    each row's arithmetic is that of the whole batch (a matmul's rows can round differently at other batch sizes)."""
+
+    def __init__(self, policy: PopulationPolicy, total: int, lo: int) -> None:
+        self.policy, self.total, self.lo = policy, total, lo
+        self.spec = policy.spec
+
+    def initial_state(self, batch: int) -> State:
+        return self.policy.initial_state(self.total)
+
+    def step(self, obs: Tensor, state: State) -> tuple[Tensor, State]:
+        hi = self.lo + obs.shape[1]
+        rows = obs.new_zeros(obs.shape[0], self.total, obs.shape[2])
+        rows[:, self.lo : hi] = obs
+        out, state = self.policy.step(rows, state)
+        return out[:, self.lo : hi], state

@@ -1,0 +1,79 @@
+"""Per-env Gymnasium envs behind the batched env's interface, so that one rollout loop drives both.
+
+Tensors in and tensors out, autoreset disabled: an episode that has ended is not stepped again until the next reset
+(its reward is 0 and its observation stays as it was), so every episode ends exactly at its own termination or
+truncation, as in a scalar Gymnasium loop.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium
+import numpy as np
+import torch
+from torch import Tensor
+
+
+class EnvStepError(RuntimeError):
+    """Env `index` of a lockstep batch raised; the rollout loop names the member and episode it belonged to."""
+
+    def __init__(self, index: int, env_id: str, cause: str) -> None:
+        super().__init__(f"env {env_id} (index {index}) raised: {cause}")
+        self.index, self.env_id, self.cause = index, env_id, cause
+
+
+class LockstepEnvs:
+    """`num_envs` scalar envs stepped together on the host; observations float32 [N, obs], rewards float64 [N]."""
+
+    def __init__(self, envs: list[gymnasium.Env]) -> None:
+        self.envs = envs
+        self.num_envs = len(envs)
+        self.device = torch.device("cpu")
+        self.single_observation_space = envs[0].observation_space
+        self.single_action_space = envs[0].action_space
+        self._ended = np.zeros(self.num_envs, dtype=bool)
+        self._obs = np.zeros((self.num_envs, *self.single_observation_space.shape), dtype=np.float32)
+
+    def reset(self, *, seed: list[int], options: dict[str, Any] | None = None) -> tuple[Tensor, dict[str, Any]]:
+        """Reset env i with seed[i]."""
+        if len(seed) != self.num_envs:
+            raise ValueError(f"expected {self.num_envs} seeds, got {len(seed)}")
+        for i, (env, env_seed) in enumerate(zip(self.envs, seed)):
+            self._obs[i] = self._call(i, env.reset, seed=int(env_seed))[0]
+        self._ended[:] = False
+        return torch.from_numpy(self._obs.copy()), {}
+
+    def step(self, actions: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, dict[str, Any]]:
+        """Step every env whose episode is still running with its row of `actions`."""
+        actions_np = actions.cpu().numpy()
+        rewards = np.zeros(self.num_envs, dtype=np.float64)
+        terminated = np.zeros(self.num_envs, dtype=bool)
+        truncated = np.zeros(self.num_envs, dtype=bool)
+        for i in np.flatnonzero(~self._ended):
+            obs, reward, terminated[i], truncated[i], _ = self._call(i, self.envs[i].step, actions_np[i])
+            rewards[i] = reward
+            if terminated[i] or truncated[i]:
+                self._ended[i] = True
+            else:
+                self._obs[i] = obs
+        return (
+            torch.from_numpy(self._obs.copy()),
+            torch.from_numpy(rewards),
+            torch.from_numpy(terminated),
+            torch.from_numpy(truncated),
+            {},
+        )
+
+    def _call(self, index: int, method: Any, *args: Any, **kwargs: Any) -> Any:
+        """Call an env's method, turning its own failure into an EnvStepError that says which env it was."""
+        try:
+            return method(*args, **kwargs)
+        except Exception as err:  # an env's own failure, whatever it is: the run names it and keeps its results
+            env = self.envs[index]
+            env_id = env.spec.id if env.spec else type(env.unwrapped).__name__
+            raise EnvStepError(index, env_id, f"{type(err).__name__}: {err}") from err
+
+    def close(self) -> None:
+        for env in self.envs:
+            env.close()

@@ -1,0 +1,240 @@
+"""Training a run end to end: build the parts, open (or resume) the run, step the trainer, finish with results.
+
+`train` is what `python -m evolstm.run`, `evolstm.compare` and the benchmarks call; `Run` owns the run while it trains:
+its directory, checkpoints, metric rows, elapsed time, and the warnings each step's row carries.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+import torch
+
+from evolstm import config
+from evolstm.checkpoints import CheckpointError, CheckpointWriter, restore_run
+from evolstm.config import ConfigError, Experiment
+from evolstm.environment import policy_spec
+from evolstm.evaluation import Evaluator, make_evaluator
+from evolstm.policies import Policy, PolicySpec
+from evolstm.policy_files import save_policy
+from evolstm.resume import Resume
+from evolstm.rollout import EpisodeError
+from evolstm.runs import RunDir
+from evolstm.seeding import final_episode_seeds
+from evolstm.stopping import RunStopped, StopRequests
+from evolstm.trainers import DivergedError, Exported, Trainer, make_trainer
+
+
+class Run:
+    """A run being trained: its directory, checkpoint writer, metric rows written so far and elapsed seconds."""
+
+    def __init__(self, directory: RunDir, experiment: Experiment, rows: int, elapsed: float) -> None:
+        self.dir, self.experiment, self.rows = directory, experiment, rows
+        self.checkpoints = CheckpointWriter(directory, experiment.checkpoint_every, config.to_dict(experiment))
+        self._start = time.perf_counter() - elapsed
+
+    @classmethod
+    def create(cls, experiment: Experiment, out_root: Path) -> Run:
+        """A new run directory under `out_root`, with the resolved config in it."""
+        try:
+            directory = RunDir.create(out_root, experiment.name)
+        except OSError as err:
+            raise ConfigError(f"--out {out_root}: cannot make a run directory there ({err.strerror or err})") from None
+        directory.write_config(config.to_dict(experiment))
+        return cls(directory, experiment, 0, 0.0)
+
+    @classmethod
+    def reopen(cls, experiment: Experiment, trainer: Trainer, resume: Resume) -> Run:
+        """The resumed run brought back to its checkpoint: trainer state restored, later metric rows dropped."""
+        directory, state = resume.run, resume.state
+        try:
+            restore_run(trainer, state)
+            rows, elapsed = int(state["metrics_rows"]), float(state["wall_time"])
+        except (KeyError, ValueError, RuntimeError) as err:  # missing entries, foreign classes, tensor sizes
+            raise CheckpointError(f"{directory.checkpoint_path}: cannot restore the run from it ({err})") from None
+        run = cls(directory, experiment, rows, elapsed)
+        run.checkpoints.step = trainer.steps
+        if not run.complete(trainer):
+            try:
+                directory.keep_metrics(rows)
+            except (OSError, ValueError) as err:
+                raise CheckpointError(f"{directory.path}: metrics do not match the checkpoint ({err})") from None
+            directory.write_config(config.to_dict(experiment))
+        return run
+
+    def complete(self, trainer: Trainer) -> bool:
+        """Whether the run had finished already (budget spent and results written)."""
+        return trainer.finished() and self.dir.completed()
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self._start
+
+    def loop(
+        self, trainer: Trainer, report: Callable[[dict[str, Any], Trainer], None]
+    ) -> tuple[int | None, Exception | None, bool]:
+        """Step the trainer until its budget is spent or a stop signal arrives, writing a row and (every interval) a
+        checkpoint per step. Returns (stop signal or None, training failure or None, left in the middle of a step)."""
+        with StopRequests() as stop:
+            try:
+                while not trainer.finished() and stop.signum is None:
+                    row = trainer.step()
+                    row["wall_time"] = self.elapsed
+                    self.dir.append_metrics(row)
+                    self.rows += 1
+                    report(row, trainer)
+                    self.checkpoints.save_periodic(trainer, self.rows, self.elapsed)
+                return stop.signum, None, False
+            except KeyboardInterrupt:  # a second signal: stop now; the state is mid-step, the last checkpoint stays
+                return stop.last or signal.SIGINT, None, True
+            except (EpisodeError, DivergedError) as err:  # the env or the training failed: keep what the run has
+                return None, err, True
+
+    def finish(
+        self,
+        trainer: Trainer,
+        evaluator: Evaluator,
+        spec: PolicySpec,
+        stopped: int | None,
+        failure: Exception | None,
+        mid_step: bool,
+    ) -> dict[str, dict[str, float]]:
+        """Checkpoint the last completed step, export the policies, evaluate them (after a full run) and write the
+        summary; returns the final evaluation."""
+        wall = self.elapsed
+        if not mid_step and self.checkpoints.step != trainer.steps:
+            self.checkpoints.save(trainer, self.rows, wall)
+        experiment = self.experiment
+        exported = trainer.exports()
+        info = {  # enough to replay the policy from its file alone, on the run's final-evaluation episodes
+            "experiment": experiment.name,
+            "task": config.to_dict(experiment)["task"],
+            "seed": experiment.seed,
+            "final_episodes": experiment.evaluation.final_episodes,
+        }
+        for name, policy in exported.items():
+            save_policy(self.dir.policy_path(name), spec, policy.params, policy.norm, {**info, "policy": name})
+        done = stopped is None and failure is None
+        final = final_evaluation(experiment, evaluator, exported) if done else {}
+        trainer_label = f"es:{experiment.trainer.algorithm}" if experiment.trainer.kind == "es" else "reinforce"
+        self.dir.write_summary(
+            {
+                "name": experiment.name,
+                "task": experiment.task.id,
+                "policy": spec.kind,
+                "trainer": trainer_label,
+                f"{trainer.STEP}s": trainer.steps,
+                "env_steps": trainer.env_steps,
+                "threads": experiment.threads,
+                "parameters": spec.num_params,
+                "wall_time": wall,
+                "interrupted": stopped is not None,
+                "error": str(failure) if failure else None,
+                "checkpoint": {
+                    "step": self.checkpoints.step,
+                    "writes": self.checkpoints.writes,
+                    "seconds": self.checkpoints.seconds,
+                },
+                "final_evaluation": final,
+            }
+        )
+        return final
+
+
+def final_evaluation(
+    experiment: Experiment, evaluator: Evaluator, exported: dict[str, Exported]
+) -> dict[str, dict[str, float]]:
+    """Mean and std of the return of each exported policy over the same `final_episodes` fresh episodes."""
+    episodes = experiment.evaluation.final_episodes
+    if episodes == 0:
+        return {}
+    seeds = final_episode_seeds(experiment.seed, episodes)
+    result: dict[str, dict[str, float]] = {}
+    for name, policy in exported.items():
+        returns = evaluator.score(policy.params.unsqueeze(0), seeds, policy.norm).returns[0]
+        result[name] = {"mean_return": float(returns.mean()), "std_return": float(returns.std()), "episodes": episodes}
+    return result
+
+
+def progress_line(row: dict[str, Any], trainer: Trainer, total: int | None) -> str:
+    """One progress line: step, batch returns, greedy return, env steps, wall time."""
+
+    def number(key: str) -> str:
+        return f"{row[key]:9.3f}" if row.get(key) is not None else f"{'-':>9}"
+
+    greedy = f" {trainer.GREEDY} {number(trainer.GREEDY)}" if trainer.GREEDY in row else ""
+    budget = f"/{total}" if total else ""
+    short = {"generation": "gen", "iteration": "iter"}.get(trainer.STEP, trainer.STEP)
+    return (
+        f"{short} {row[trainer.STEP] + 1:>5}{budget} | best {number('best')} mean {number('mean')}{greedy}"
+        f" | steps {row['env_steps']:>10,} | {row['wall_time']:7.1f}s"
+    )
+
+
+def train(
+    experiment: Experiment,
+    out_root: Path,
+    stream: TextIO | None = None,
+    quiet: bool = False,
+    resume: Resume | None = None,
+) -> RunDir:
+    """Run an experiment end to end, or continue one from its checkpoint; everything that can fail on user input
+    fails before the run folder exists (or, on resume, before anything in it changes)."""
+    stream = stream or sys.stdout
+    torch.set_num_threads(experiment.threads)
+    torch.manual_seed(experiment.seed)
+    np.random.seed(experiment.seed)
+    spec = policy_spec(experiment.task, experiment.policy)
+    evaluator = make_evaluator(experiment, spec)
+    try:
+        trainer = make_trainer(experiment, evaluator, spec, Policy(spec).flat())
+        run = Run.reopen(experiment, trainer, resume) if resume else Run.create(experiment, out_root)
+        if run.complete(trainer):
+            stream.write(
+                f"{run.dir.path}: already finished at {trainer.STEP} {trainer.steps}; to go on, raise the "
+                f"budget (e.g. --set trainer.{trainer.STEP}s=N --allow-change)\n"
+            )
+            return run.dir
+        if not quiet:
+            where = f"resuming at {trainer.STEP} {trainer.steps}" if resume else "run dir"
+            stream.write(
+                f"evolstm: {experiment.name} | {experiment.task.id} | {spec.kind} ({spec.num_params:,} "
+                f"parameters) | {experiment.trainer.kind} | {where} {run.dir.path}\n"
+            )
+        if resume is None:
+            run.checkpoints.save(trainer, 0, 0.0)
+
+        def report(row: dict[str, Any], trainer: Trainer) -> None:
+            for warning in row.get("warnings", ()):
+                print(f"warning: {warning}", file=sys.stderr)
+            if not quiet and (row[trainer.STEP] % experiment.log_every == 0 or trainer.finished()):
+                stream.write(progress_line(row, trainer, experiment.trainer.budget) + "\n")
+                stream.flush()
+
+        stopped, failure, mid_step = run.loop(trainer, report)
+        final = run.finish(trainer, evaluator, spec, stopped, failure, mid_step)
+    finally:
+        evaluator.close()
+    if not quiet:
+        if stopped is not None:
+            stream.write(
+                f"stopped: checkpoint at {trainer.STEP} {run.checkpoints.step}; "
+                f"continue with python -m evolstm.run --resume {run.dir.path}\n"
+            )
+        for name, result in final.items():
+            stream.write(
+                f"{name}: mean return {result['mean_return']:.3f} ± {result['std_return']:.3f} "
+                f"over {result['episodes']} fresh episodes\n"
+            )
+        stream.write(f"done in {run.elapsed:.1f}s, {trainer.env_steps:,} env steps: {run.dir.path}\n")
+    if stopped is not None:
+        raise RunStopped(stopped)
+    if failure:
+        raise failure
+    return run.dir

@@ -1,0 +1,16 @@
+"""Reading what the benchmarks print: the agreement check's largest difference per task, as a number."""
+
+from __future__ import annotations
+
+import re
+
+AGREEMENT = re.compile(
+    r"^(?P<task>\S+): largest \|return\(local\) - return\(batched (?P<device>\w+)\)\| "
+    r"over \d+ members x \d+ episode\(s\) = (?P<value>\S+)$",
+    re.MULTILINE,
+)
+
+
+def agreement_differences(output: str) -> dict[str, float]:
+    """Task id -> the largest |local - batched| difference printed for it (float('0.0') == 0.0; nan never is)."""
+    return {match["task"]: float(match["value"]) for match in AGREEMENT.finditer(output)}

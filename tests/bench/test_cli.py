@@ -1,0 +1,54 @@
+"""The bench command line: outputs named after their command, user mistakes in one line, bugs with a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from evolstm.bench import populations
+from evolstm.bench.__main__ import COMMANDS, build_parser, main
+
+#: per command, arguments with a mistake a user could make (the commands cannot start, so these tests are instant)
+MISTAKES = {
+    "throughput": ["--task", "evolstm/Nope-v0"],
+    "populations": ["--device", "cpu", "--popsizes", "8,0"],
+    "ray-workers": ["--workers", "1,x"],
+    "checkpoint": ["--experiment", "no-such-experiment.yaml"],
+}
+
+
+def exit_code(argv: list[str]) -> int:
+    """main's return value, or the code it exits with (argparse's errors)."""
+    try:
+        return main(argv)
+    except SystemExit as exit:
+        return int(exit.code)
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_default_out_is_named_after_the_command(name: str) -> None:
+    assert build_parser().parse_args([name]).out == Path(f"bench-results/{name}.json")
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_a_user_mistake_is_one_line(name: str, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert exit_code([name, *MISTAKES[name], "--out", str(tmp_path / "new" / "x.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1
+    assert not (tmp_path / "new").exists()  # nothing made for a run that never started
+
+
+def test_an_unwritable_out_fails_before_the_benchmark(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert exit_code(["checkpoint", "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith(f"error: --out {tmp_path}: ")
+
+
+def test_a_bug_shows_its_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object, **kwargs: object) -> float:
+        """Stands in for a broken `agreement`."""
+        raise ValueError("a bug in evolstm")  # ValueError, the base of ConfigError, must not read as a user mistake
+
+    monkeypatch.setattr(populations, "agreement", broken)
+    with pytest.raises(ValueError, match="a bug in evolstm"):
+        main(["throughput", "--no-evotorch", "--out", str(tmp_path / "t.json")])
