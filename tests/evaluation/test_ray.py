@@ -197,7 +197,7 @@ def test_reinforce_metrics_do_not_depend_on_the_worker_count(tmp_path: Path, tas
 
 
 def test_a_killed_worker_is_replaced_and_its_share_rerun(tmp_path: Path) -> None:
-    """The worker is killed while it is playing its share (it has reset its episodes but ended none), and a new
+    """The worker is killed while it is playing its share (it has reset some of its episodes and ended none), and a
     process plays that share again from the start: every episode of it is reset and ended by the new process."""
     from evolstm.evaluation.ray import RayEvaluator
 
@@ -227,8 +227,9 @@ def test_a_killed_worker_is_replaced_and_its_share_rerun(tmp_path: Path) -> None
     lines = [line.split() for line in log.read_text().splitlines()]
     share = {str(s) for s in seeds[lo:hi].reshape(-1)}  # worker 1's members
     assert replacement != victim
-    assert {seed for pid, what, seed in lines if pid == str(victim) and what == "reset"} == share
-    assert not [line for line in lines if line[0] == str(victim) and line[1] == "end"]  # killed mid-share
+    started = {seed for pid, what, seed in lines if pid == str(victim) and what == "reset"}
+    assert started and started <= share  # it was playing its share (killed during or after its resets) ...
+    assert not [line for line in lines if line[0] == str(victim) and line[1] == "end"]  # ... and ended none of it
     for what in ("reset", "end"):  # ... and played again, whole, by the new process
         assert {seed for pid, event, seed in lines if pid == str(replacement) and event == what} == share
     np.testing.assert_array_equal(results.returns, expected.returns)
