@@ -197,7 +197,7 @@ def test_reinforce_metrics_do_not_depend_on_the_worker_count(tmp_path: Path, tas
 
 
 def test_a_killed_worker_is_replaced_and_its_share_rerun(tmp_path: Path) -> None:
-    """The worker is killed while it is playing its share (it has reset some of its episodes and ended none), and a
+    """The worker is killed while it is playing its share (it has reset some episodes, ended none), and a new
     process plays that share again from the start: every episode of it is reset and ended by the new process."""
     from evolstm.evaluation.ray import RayEvaluator
 
