@@ -16,7 +16,7 @@ from evolstm import cli, config
 from evolstm.atomic import write_text
 from evolstm.config import ConfigError
 from evolstm.plots import plot_learning_curves, value
-from evolstm.training import train
+from evolstm.training import FAILURES, USER_MISTAKES, train
 from evolstm.runs import read_metrics
 
 
@@ -73,9 +73,12 @@ def main(argv: list[str] | None = None) -> int:
     folder.mkdir(parents=True, exist_ok=False)
     try:
         runs = [train(experiment, folder / "runs") for experiment in experiments]
-    except ConfigError as err:
+    except USER_MISTAKES as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except FAILURES as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     rows = [summarize(run.path) for run in runs]
     write_text(folder / "comparison.json", json.dumps(rows, indent=2) + "\n")
     write_text(folder / "comparison.md", markdown_table(rows))

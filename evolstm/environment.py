@@ -22,15 +22,24 @@ from evolstm.tasks.batched import TorchVectorEnv
 Vectorization = Literal["local", "batched"]
 
 
+class EnvStartError(RuntimeError):
+    """The task's env raised while being made (its own failure, not a mistake in the kwargs): exit code 1."""
+
+
 def make_env(task: TaskConfig, render_mode: str | None = None) -> gymnasium.Env:
     """The task's env with a flat float Box observation, raising ConfigError for kwargs or masks that do not fit."""
     import evolstm.tasks  # noqa: F401  (registers the evolstm/ ids)
 
     extra = {"render_mode": render_mode} if render_mode else {}  # envs without rendering take no such kwarg
     try:
-        env = gymnasium.make(task.id, max_episode_steps=task.max_episode_steps, **extra, **task.kwargs)
+        # Gymnasium's passive checker only warns (many lines); the lockstep adapter checks what evolstm relies on
+        env = gymnasium.make(
+            task.id, max_episode_steps=task.max_episode_steps, disable_env_checker=True, **extra, **task.kwargs
+        )
     except (TypeError, ValueError, gymnasium.error.Error) as err:
-        raise ConfigError(f"task: cannot make {task.id!r} with kwargs {task.kwargs} ({err})") from None
+        raise ConfigError(f"task: cannot make {task.id!r} with kwargs {task.kwargs} ({_line(err)})") from None
+    except Exception as err:  # the env's own code failed: say so in one line, whatever it raised
+        raise EnvStartError(f"env {task.id} failed to start: {type(err).__name__}: {_line(err)}") from err
     if not isinstance(env.observation_space, gymnasium.spaces.Box) or len(env.observation_space.shape) != 1:
         env = FlattenObservation(env)
     if task.observe is not None:
@@ -63,7 +72,9 @@ def make_vector_env(
             **task.kwargs,
         )
     except (TypeError, ValueError, gymnasium.error.Error) as err:
-        raise ConfigError(f"task: cannot make the batched {task.id!r} with kwargs {task.kwargs} ({err})") from None
+        raise ConfigError(
+            f"task: cannot make the batched {task.id!r} with kwargs {task.kwargs} ({_line(err)})"
+        ) from None
     if task.observe is None:
         return env
     space, index = _kept_space(env.single_observation_space, task.observe)
@@ -101,6 +112,11 @@ def policy_spec(task: TaskConfig, policy: PolicyConfig) -> PolicySpec:
         raise ConfigError(f"task: {task.id} is not supported ({err})") from None
     finally:
         env.close()
+
+
+def _line(err: BaseException) -> str:
+    """An exception's message on one line (envs may raise multi-line messages)."""
+    return " ".join(str(err).split())[:300]
 
 
 def _kept_space(space: gymnasium.Space, keep: list[int]) -> tuple[gymnasium.spaces.Box, np.ndarray]:

@@ -2,7 +2,9 @@
 
 Tensors in and tensors out, autoreset disabled: an episode that has ended is not stepped again until the next reset
 (its reward is 0 and its observation stays as it was), so every episode ends exactly at its own termination or
-truncation, as in a scalar Gymnasium loop.
+truncation, as in a scalar Gymnasium loop. Whatever an env does wrong (raises, returns an observation of the wrong
+shape, a reward that is not a number) becomes an EnvStepError naming the env; Discrete actions are offset by the
+space's `start`, so the policy's action indices 0..n-1 land inside the space.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ class LockstepEnvs:
         self.device = torch.device("cpu")
         self.single_observation_space = envs[0].observation_space
         self.single_action_space = envs[0].action_space
+        space = self.single_action_space
+        self._action_start = int(space.start) if isinstance(space, gymnasium.spaces.Discrete) else 0
         self._ended = np.zeros(self.num_envs, dtype=bool)
         self._obs = np.zeros((self.num_envs, *self.single_observation_space.shape), dtype=np.float32)
 
@@ -40,23 +44,23 @@ class LockstepEnvs:
         if len(seed) != self.num_envs:
             raise ValueError(f"expected {self.num_envs} seeds, got {len(seed)}")
         for i, (env, env_seed) in enumerate(zip(self.envs, seed)):
-            self._obs[i] = self._call(i, env.reset, seed=int(env_seed))[0]
+            self._obs[i] = self._observation(i, self._call(i, env.reset, seed=int(env_seed))[0])
         self._ended[:] = False
         return torch.from_numpy(self._obs.copy()), {}
 
     def step(self, actions: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, dict[str, Any]]:
         """Step every env whose episode is still running with its row of `actions`."""
-        actions_np = actions.cpu().numpy()
+        actions_np = actions.cpu().numpy() + self._action_start
         rewards = np.zeros(self.num_envs, dtype=np.float64)
         terminated = np.zeros(self.num_envs, dtype=bool)
         truncated = np.zeros(self.num_envs, dtype=bool)
         for i in np.flatnonzero(~self._ended):
             obs, reward, terminated[i], truncated[i], _ = self._call(i, self.envs[i].step, actions_np[i])
-            rewards[i] = reward
+            rewards[i] = self._reward(i, reward)
             if terminated[i] or truncated[i]:
                 self._ended[i] = True
             else:
-                self._obs[i] = obs
+                self._obs[i] = self._observation(i, obs)
         return (
             torch.from_numpy(self._obs.copy()),
             torch.from_numpy(rewards),
@@ -68,11 +72,33 @@ class LockstepEnvs:
     def _call(self, index: int, method: Any, *args: Any, **kwargs: Any) -> Any:
         """Call an env's method, turning its own failure into an EnvStepError that says which env it was."""
         try:
-            return method(*args, **kwargs)
+            result = method(*args, **kwargs)
         except Exception as err:  # an env's own failure, whatever it is: the run names it and keeps its results
-            env = self.envs[index]
-            env_id = env.spec.id if env.spec else type(env.unwrapped).__name__
-            raise EnvStepError(index, env_id, f"{type(err).__name__}: {err}") from err
+            raise self._error(index, f"{type(err).__name__}: {err}") from err
+        if not isinstance(result, tuple) or len(result) != (2 if method.__name__ == "reset" else 5):
+            raise self._error(index, f"{method.__name__} returned {type(result).__name__}, not Gymnasium's tuple")
+        return result
+
+    def _observation(self, index: int, obs: Any) -> np.ndarray:
+        """The observation as the space's float array, or an EnvStepError saying how it is not one."""
+        shape = self._obs.shape[1:]
+        try:
+            array = np.asarray(obs, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise self._error(index, f"observation {obs!r:.60} is not numeric") from None
+        if array.shape != shape:
+            raise self._error(index, f"observation of shape {array.shape}, but the space's shape is {shape}")
+        return array
+
+    def _reward(self, index: int, reward: Any) -> float:
+        """The reward as a float, or an EnvStepError: Gymnasium's rewards are single numbers."""
+        if isinstance(reward, (bool, np.bool_)) or not isinstance(reward, (int, float, np.integer, np.floating)):
+            raise self._error(index, f"reward {reward!r:.60} is not a number")
+        return float(reward)
+
+    def _error(self, index: int, cause: str) -> EnvStepError:
+        env = self.envs[index]
+        return EnvStepError(index, env.spec.id if env.spec else type(env.unwrapped).__name__, " ".join(cause.split()))
 
     def close(self) -> None:
         for env in self.envs:

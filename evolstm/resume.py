@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from evolstm import config
-from evolstm.checkpoints import CheckpointError, load_checkpoint
+from evolstm.checkpoints import CheckpointError, check_run_state, load_checkpoint
 from evolstm.config import ConfigError, Experiment
 from evolstm.runs import RunDir
 
@@ -75,6 +75,7 @@ def resume_target(
     new = config.load(source, overrides) if experiment or overrides else stored
     check_changes(stored, new, allow_change)
     state = load_checkpoint(run.checkpoint_path)
+    check_run_state(run.checkpoint_path, state)
     try:
         written_by = config.from_dict(state["config"])
     except (KeyError, ConfigError):

@@ -7,13 +7,9 @@ import sys
 from pathlib import Path
 
 from evolstm import cli, config
-from evolstm.checkpoints import CheckpointError
-from evolstm.config import ConfigError
 from evolstm.resume import resume_target
-from evolstm.rollout import EpisodeError
 from evolstm.stopping import RunStopped
-from evolstm.trainers import DivergedError
-from evolstm.training import train
+from evolstm.training import FAILURES, USER_MISTAKES, train
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,11 +42,11 @@ def main(argv: list[str] | None = None) -> int:
             train(experiment, args.resume.parent, quiet=args.quiet, resume=resume)
         else:
             train(config.load(args.experiment, tuple(args.overrides)), args.out, quiet=args.quiet)
-    except (ConfigError, CheckpointError) as err:
+    except USER_MISTAKES as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except (EpisodeError, DivergedError) as err:
-        print(f"error: {err} (the run directory keeps the results so far)", file=sys.stderr)
+    except FAILURES as err:
+        print(f"error: {err}", file=sys.stderr)
         return 1
     except RunStopped as stop:
         return 128 + stop.signum

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from evolstm.atomic import write_text
+from evolstm.config.yaml_io import dump
 
 
 class RunDir:
@@ -75,7 +75,7 @@ class RunDir:
         return self.path / "policies" / f"{name}.safetensors"
 
     def write_config(self, config: dict[str, Any]) -> None:
-        write_text(self.config_path, yaml.safe_dump(config, sort_keys=False))
+        write_text(self.config_path, dump(config))  # YAML that evolstm's loader reads back to the same values
 
     def append_metrics(self, row: dict[str, Any]) -> None:
         """One JSON line per generation, flushed at once so a crash loses at most the line being written."""
@@ -84,6 +84,35 @@ class RunDir:
 
     def write_summary(self, summary: dict[str, Any]) -> None:
         write_text(self.path / "summary.json", json.dumps(summary, indent=2) + "\n")
+
+
+class RunLockedError(RuntimeError):
+    """Another live process holds the run directory's lock: it is writing that run."""
+
+
+class RunLock:
+    """One writer per run directory: an OS file lock on RUN_DIR/.lock (the kernel releases it when the holder exits,
+    however it exits, so a killed run never blocks its resume); the file names the holder's process id."""
+
+    def __init__(self, run: RunDir) -> None:
+        path = run.path / ".lock"
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)  # not inherited by child processes (PEP 446)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(self._fd, 32).decode(errors="replace").strip() or "unknown"
+            os.close(self._fd)
+            raise RunLockedError(
+                f"{run.path}: process {holder} is writing this run; wait for it to finish or stop it first"
+            ) from None
+        os.ftruncate(self._fd, 0)
+        os.pwrite(self._fd, f"{os.getpid()}\n".encode(), 0)
+
+    def release(self) -> None:
+        """Let another process write the run (also happens when this process exits)."""
+        if self._fd >= 0:
+            os.close(self._fd)  # closing the last descriptor drops the lock
+            self._fd = -1
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:

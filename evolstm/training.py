@@ -19,24 +19,45 @@ import torch
 from evolstm import config
 from evolstm.checkpoints import CheckpointError, CheckpointWriter, restore_run
 from evolstm.config import ConfigError, Experiment
-from evolstm.environment import policy_spec
-from evolstm.evaluation import Evaluator, make_evaluator
+from evolstm.environment import EnvStartError, policy_spec
+from evolstm.evaluation import ClusterError, Evaluator, make_evaluator
+from evolstm.limits import check_memory
 from evolstm.policies import Policy, PolicySpec
 from evolstm.policy_files import save_policy
 from evolstm.resume import Resume
 from evolstm.rollout import EpisodeError
-from evolstm.runs import RunDir
+from evolstm.runs import RunDir, RunLock, RunLockedError
 from evolstm.seeding import final_episode_seeds
 from evolstm.stopping import RunStopped, StopRequests
 from evolstm.trainers import DivergedError, Exported, Trainer, make_trainer
 
 
+#: failures of the env or the training during a run: the run keeps what it has, says why, and exits with code 1
+TRAINING_FAILURES = (EpisodeError, EnvStartError, DivergedError)
+
+
+class RunFailed(RuntimeError):
+    """A run stopped on one of the TRAINING_FAILURES; its directory keeps the results up to then."""
+
+    def __init__(self, path: Path, cause: Exception) -> None:
+        super().__init__(f"{cause} (the run directory {path} keeps the results so far)")
+        self.path, self.cause = path, cause
+
+
+#: what a command reports in one line, by exit code: 2 for a user's mistake, 1 for a failure of the env, the
+#: training or the Ray cluster
+USER_MISTAKES = (ConfigError, CheckpointError, RunLockedError)
+FAILURES = (RunFailed, EnvStartError, ClusterError)
+
+
 class Run:
     """A run being trained: its directory, checkpoint writer, metric rows written so far and elapsed seconds."""
 
-    def __init__(self, directory: RunDir, experiment: Experiment, rows: int, elapsed: float) -> None:
-        self.dir, self.experiment, self.rows = directory, experiment, rows
-        self.checkpoints = CheckpointWriter(directory, experiment.checkpoint_every, config.to_dict(experiment))
+    def __init__(self, directory: RunDir, lock: RunLock, experiment: Experiment, rows: int, elapsed: float) -> None:
+        self.dir, self.lock, self.experiment, self.rows = directory, lock, experiment, rows
+        self.checkpoints = CheckpointWriter(
+            directory, experiment.checkpoint_every, experiment.checkpoint_seconds, config.to_dict(experiment)
+        )
         self._start = time.perf_counter() - elapsed
 
     @classmethod
@@ -46,24 +67,29 @@ class Run:
             directory = RunDir.create(out_root, experiment.name)
         except OSError as err:
             raise ConfigError(f"--out {out_root}: cannot make a run directory there ({err.strerror or err})") from None
+        lock = RunLock(directory)
         directory.write_config(config.to_dict(experiment))
-        return cls(directory, experiment, 0, 0.0)
+        return cls(directory, lock, experiment, 0, 0.0)
 
     @classmethod
     def reopen(cls, experiment: Experiment, trainer: Trainer, resume: Resume) -> Run:
-        """The resumed run brought back to its checkpoint: trainer state restored, later metric rows dropped."""
+        """The resumed run brought back to its checkpoint: trainer state restored, later metric rows dropped; nothing
+        changes unless this process holds the run's lock."""
         directory, state = resume.run, resume.state
+        lock = RunLock(directory)
         try:
             restore_run(trainer, state)
-            rows, elapsed = int(state["metrics_rows"]), float(state["wall_time"])
         except (KeyError, ValueError, RuntimeError) as err:  # missing entries, foreign classes, tensor sizes
-            raise CheckpointError(f"{directory.checkpoint_path}: cannot restore the run from it ({err})") from None
-        run = cls(directory, experiment, rows, elapsed)
+            lock.release()
+            reason = " ".join(str(err).split())[:200]  # one line, whatever the damaged entry held
+            raise CheckpointError(f"{directory.checkpoint_path}: cannot restore the run from it ({reason})") from None
+        run = cls(directory, lock, experiment, state["metrics_rows"], state["wall_time"])
         run.checkpoints.step = trainer.steps
         if not run.complete(trainer):
             try:
-                directory.keep_metrics(rows)
+                directory.keep_metrics(run.rows)
             except (OSError, ValueError) as err:
+                lock.release()
                 raise CheckpointError(f"{directory.path}: metrics do not match the checkpoint ({err})") from None
             directory.write_config(config.to_dict(experiment))
         return run
@@ -93,7 +119,7 @@ class Run:
                 return stop.signum, None, False
             except KeyboardInterrupt:  # a second signal: stop now; the state is mid-step, the last checkpoint stays
                 return stop.last or signal.SIGINT, None, True
-            except (EpisodeError, DivergedError) as err:  # the env or the training failed: keep what the run has
+            except TRAINING_FAILURES as err:  # the env or the training failed: keep what the run has
                 return None, err, True
 
     def finish(
@@ -104,9 +130,9 @@ class Run:
         stopped: int | None,
         failure: Exception | None,
         mid_step: bool,
-    ) -> dict[str, dict[str, float]]:
+    ) -> tuple[dict[str, dict[str, float]], Exception | None]:
         """Checkpoint the last completed step, export the policies, evaluate them (after a full run) and write the
-        summary; returns the final evaluation."""
+        summary; returns the final evaluation and the run's failure (the final evaluation's own, if it failed)."""
         wall = self.elapsed
         if not mid_step and self.checkpoints.step != trainer.steps:
             self.checkpoints.save(trainer, self.rows, wall)
@@ -120,8 +146,12 @@ class Run:
         }
         for name, policy in exported.items():
             save_policy(self.dir.policy_path(name), spec, policy.params, policy.norm, {**info, "policy": name})
-        done = stopped is None and failure is None
-        final = final_evaluation(experiment, evaluator, exported) if done else {}
+        final = {}
+        if stopped is None and failure is None:
+            try:
+                final = final_evaluation(experiment, evaluator, exported)
+            except TRAINING_FAILURES as err:  # the policies are exported; the summary says why there is no score
+                failure = err
         trainer_label = f"es:{experiment.trainer.algorithm}" if experiment.trainer.kind == "es" else "reinforce"
         self.dir.write_summary(
             {
@@ -144,7 +174,7 @@ class Run:
                 "final_evaluation": final,
             }
         )
-        return final
+        return final, failure
 
 
 def final_evaluation(
@@ -177,6 +207,17 @@ def progress_line(row: dict[str, Any], trainer: Trainer, total: int | None) -> s
     )
 
 
+def _how_to_go_on(trainer: Trainer, experiment: Experiment) -> str:
+    """Why a resumed run is finished already, and which setting continues it."""
+    done = f"already finished at {trainer.STEP} {trainer.steps}"
+    if trainer.reached_goal:
+        return (
+            f"{done}: it reached stop_at ({experiment.trainer.stop_at}); to go on, raise stop_at or set it to null "
+            f"(e.g. --set trainer.stop_at=null --allow-change), and the budget if it is spent"
+        )
+    return f"{done}; to go on, raise the budget (e.g. --set trainer.{trainer.STEP}s=N --allow-change)"
+
+
 def train(
     experiment: Experiment,
     out_root: Path,
@@ -191,15 +232,14 @@ def train(
     torch.manual_seed(experiment.seed)
     np.random.seed(experiment.seed)
     spec = policy_spec(experiment.task, experiment.policy)
+    check_memory(experiment, spec)  # before anything large is allocated
     evaluator = make_evaluator(experiment, spec)
+    run: Run | None = None
     try:
         trainer = make_trainer(experiment, evaluator, spec, Policy(spec).flat())
         run = Run.reopen(experiment, trainer, resume) if resume else Run.create(experiment, out_root)
         if run.complete(trainer):
-            stream.write(
-                f"{run.dir.path}: already finished at {trainer.STEP} {trainer.steps}; to go on, raise the "
-                f"budget (e.g. --set trainer.{trainer.STEP}s=N --allow-change)\n"
-            )
+            stream.write(f"{run.dir.path}: {_how_to_go_on(trainer, experiment)}\n")
             return run.dir
         if not quiet:
             where = f"resuming at {trainer.STEP} {trainer.steps}" if resume else "run dir"
@@ -218,9 +258,11 @@ def train(
                 stream.flush()
 
         stopped, failure, mid_step = run.loop(trainer, report)
-        final = run.finish(trainer, evaluator, spec, stopped, failure, mid_step)
+        final, failure = run.finish(trainer, evaluator, spec, stopped, failure, mid_step)
     finally:
         evaluator.close()
+        if run is not None:
+            run.lock.release()
     if not quiet:
         if stopped is not None:
             stream.write(
@@ -236,5 +278,5 @@ def train(
     if stopped is not None:
         raise RunStopped(stopped)
     if failure:
-        raise failure
+        raise RunFailed(run.dir.path, failure) from failure
     return run.dir

@@ -9,9 +9,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from evolstm import config
 from evolstm.config import Experiment
+
+
+#: Property tests (marked `properties`) run a quick profile in the default suite and 1,000 examples each in the slow
+#: job: python -m pytest -m properties --hypothesis-profile=thorough
+for _name, _examples in (("quick", 40), ("thorough", 1000)):
+    settings.register_profile(
+        _name, max_examples=_examples, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
+settings.load_profile("quick")
 
 
 def make_experiment(**sections: Any) -> Experiment:
@@ -52,7 +62,7 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     import ray
 
     from evolstm.config import RayConfig
-    from evolstm.evaluation.ray import connect
+    from evolstm.evaluation.cluster import connect
 
     folder = tmp_path_factory.mktemp("ray_modules")
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(folder), os.environ.get("PYTHONPATH")]))

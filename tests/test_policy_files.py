@@ -54,5 +54,5 @@ def test_mismatched_sizes(tmp_path: Path) -> None:
 def test_metadata_describing_no_buildable_policy(tmp_path: Path) -> None:
     path = tmp_path / "p.safetensors"
     save_policy(path, PolicySpec("transformer", 3, 2, True, 4, 1), torch.zeros(5), ObsNorm.identity(3), {})
-    with pytest.raises(PolicyFileError, match="describes no policy this version can build"):
+    with pytest.raises(PolicyFileError, match="invalid metadata: spec.kind: unknown policy kind 'transformer'"):
         load_policy(path)

@@ -229,3 +229,63 @@ def test_rows_after_the_checkpoint_and_a_torn_line_are_redone(tmp_path: Path) ->
     assert state["metrics_rows"] == 6 and len(read_metrics(run)) == 6
     assert main(["--resume", str(run), "--quiet"]) == 0
     assert _outcome(run) == _outcome(reference)
+
+
+def test_two_writers_of_one_run_cannot_interleave(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A resume while the run is still being written (by a run or another resume) is refused in one line naming
+    the writer's process id; the run's metrics stay the writer's alone."""
+    process = _start(_yaml(tmp_path, RUNS["es"]), tmp_path / "runs")
+    run = _wait_for_rows(process, tmp_path / "runs", rows=2)
+    try:
+        code = main(["--resume", str(run), "--set", "trainer.generations=90", "--allow-change", "--quiet"])
+        assert code == 2
+        err = capsys.readouterr().err
+        assert (
+            err == f"error: {run}: process {process.pid} is writing this run; wait for it to finish or stop it first\n"
+        )
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    steps = [row["generation"] for row in read_metrics(run)]
+    assert steps == list(range(len(steps)))  # one writer: no repeated or interleaved generations
+
+
+def test_a_run_that_reached_stop_at_says_to_change_stop_at(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    run = train(make_experiment(trainer={"generations": 4, "stop_at": -100.0}), tmp_path, quiet=True).path
+    assert main(["--resume", str(run), "--set", "trainer.generations=9", "--allow-change"]) == 0
+    out = capsys.readouterr().out
+    assert "reached stop_at (-100.0)" in out and "--set trainer.stop_at=null" in out, out
+
+
+@pytest.mark.parametrize(
+    ("entry", "value", "message"),
+    [
+        ("metrics_rows", -3, "metrics_rows is -3"),
+        ("metrics_rows", None, "metrics_rows is None"),
+        ("metrics_rows", 1, "the trainer completed 4 steps"),
+        ("wall_time", float("nan"), "wall_time is nan"),
+        ("trainer.steps", "4", "trainer.steps is '4'"),
+        ("trainer", None, "section missing"),
+    ],
+)
+def test_checkpoint_entries_are_checked_before_use(
+    finished: Path, capsys: pytest.CaptureFixture, entry: str, value: Any, message: str
+) -> None:
+    """A checkpoint without metrics_rows gave a KeyError, and metrics_rows -3 was accepted (generations repeated)."""
+    from evolstm.checkpoints import load_checkpoint, save_checkpoint
+
+    state = load_checkpoint(finished / "checkpoint.pt")
+    *parents, leaf = entry.split(".")
+    node = state
+    for part in parents:
+        node = node[part]
+    if value is None and leaf == "metrics_rows":
+        del node[leaf]
+    else:
+        node[leaf] = value
+    save_checkpoint(finished / "checkpoint.pt", {k: v for k, v in state.items() if k != "format"})
+    before = _snapshot(finished)
+    assert main(["--resume", str(finished), "--set", "trainer.generations=9", "--allow-change"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1, err
+    assert _snapshot(finished) == before

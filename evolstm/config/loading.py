@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from evolstm.config.schema import TRAINER_KINDS, ConfigError, Experiment
+from evolstm.config.yaml_io import MAX_DEPTH, MAX_FILE_BYTES, YAMLRefused, parse
 
 #: keys of earlier versions -> where that setting lives now (an old key is an error that says so)
 MOVED = {
@@ -45,8 +47,31 @@ def _format(err: ValidationError) -> str:
     return " ".join(f"{path}: {msg}".split())  # one line, whatever a validator's message holds
 
 
+def _parse(text: str, where: str) -> Any:
+    """The data in YAML text, or ConfigError `where: reason` in one line."""
+    try:
+        return parse(text)
+    except YAMLRefused as err:
+        raise ConfigError(f"{where}: {err}") from None
+    except Exception as err:  # YAMLError, or the ValueError/IndexError/KeyError of a malformed tagged scalar
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConfigError(f"{where}: not valid YAML ({first})") from err
+
+
+def _check_depth(node: Any, path: tuple[str, ...] = (), depth: int = 1) -> None:
+    """ConfigError if mappings and lists nest deeper than MAX_DEPTH (e.g. a long --set key path); a cycle is too."""
+    if not isinstance(node, (dict, list)):
+        return
+    if depth > MAX_DEPTH:
+        where = ".".join(path[:3]) + ("..." if len(path) > 3 else "")
+        raise ConfigError(f"{where}: nested deeper than {MAX_DEPTH} levels (the limit for experiments)")
+    items = node.items() if isinstance(node, dict) else enumerate(node)
+    for key, value in items:
+        _check_depth(value, (*path, str(key)), depth + 1)
+
+
 def _set_path(data: dict[str, Any], assignment: str) -> None:
-    """Apply one `key.path=value` override; the value is parsed as YAML (so 3 is an int, true a bool)."""
+    """Apply one `key.path=value` override; the value is parsed as experiment YAML (so 3 is an int, 1e-3 a float)."""
     key, sep, raw = assignment.partition("=")
     if not sep or not key:
         raise ConfigError(f"--set {assignment!r}: expected key.path=value")
@@ -56,10 +81,7 @@ def _set_path(data: dict[str, Any], assignment: str) -> None:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
             raise ConfigError(f"--set {key}: {part!r} is not a section")
-    try:
-        node[leaf] = yaml.safe_load(raw)
-    except yaml.YAMLError as err:
-        raise ConfigError(f"--set {key}: value {raw!r} is not valid YAML ({str(err).splitlines()[0]})") from None
+    node[leaf] = _parse(raw, f"--set {key}")
 
 
 def from_dict(data: Any, overrides: tuple[str, ...] = ()) -> Experiment:
@@ -68,6 +90,7 @@ def from_dict(data: Any, overrides: tuple[str, ...] = ()) -> Experiment:
         raise ConfigError("the experiment must be a YAML mapping of sections (name, task, policy, trainer, ...)")
     for assignment in overrides:
         _set_path(data, assignment)
+    _check_depth(data)
     _check_moved(data)
     try:
         return Experiment.model_validate(data)
@@ -75,20 +98,29 @@ def from_dict(data: Any, overrides: tuple[str, ...] = ()) -> Experiment:
         raise ConfigError(_format(err)) from None
 
 
+def read_text(path: Path) -> str:
+    """The text of an experiment file: a regular file (a FIFO or device such as /dev/zero is refused unread) of at
+    most MAX_FILE_BYTES, in UTF-8."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # opening a FIFO must not wait for a writer
+        with os.fdopen(fd, "rb") as file:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise ConfigError(f"{path}: not a regular file; experiments are read from regular files only")
+            content = file.read(MAX_FILE_BYTES + 1)
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read experiment file ({err.strerror or err})") from None
+    if len(content) > MAX_FILE_BYTES:
+        raise ConfigError(f"{path}: larger than {MAX_FILE_BYTES >> 20} MiB, the limit for experiment files")
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text (UTF-8) file") from None
+
+
 def load(path: str | Path, overrides: tuple[str, ...] = ()) -> Experiment:
     """Read an experiment YAML file, apply `--set` overrides and validate it."""
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as err:
-        raise ConfigError(f"{path}: cannot read experiment file ({err.strerror or err})") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not a text (UTF-8) file") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
-    return from_dict(data, overrides)
+    return from_dict(_parse(read_text(path), str(path)), overrides)
 
 
 def to_dict(experiment: Experiment) -> dict[str, Any]:

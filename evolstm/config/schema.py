@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import importlib
-import math
 from typing import Annotated, Any, Literal, get_args
 
 import gymnasium
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from evolstm.config.options import check_options, parents_problem
+from evolstm.config.sizes import MAX_EPISODE_STEPS, MAX_EPISODES, MAX_HIDDEN, MAX_LAYERS, MAX_POPSIZE, MAX_THREADS
 
 PolicyKind = Literal["lstm", "gru", "peephole", "feedforward"]
 ESAlgorithm = Literal["pgpe", "cmaes", "snes", "xnes", "cem", "ga", "cosyne"]
@@ -32,11 +34,11 @@ class TaskConfig(_Strict):
 
     id: str = Field(description='A Gymnasium id ("evolstm/TMaze-v0", "CartPole-v1", "module:Env-v0").')
     kwargs: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments for gymnasium.make.")
-    observe: list[Annotated[int, Field(ge=0)]] | None = Field(
+    observe: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)] | None = Field(
         default=None, description="Keep only these entries of a Box observation (e.g. drop velocities); null keeps all."
     )
-    max_episode_steps: Annotated[int, Field(gt=0)] | None = Field(
-        default=None, description="Override the registered time limit."
+    max_episode_steps: Annotated[int, Field(gt=0, le=MAX_EPISODE_STEPS)] | None = Field(
+        default=None, description=f"Override the registered time limit (at most {MAX_EPISODE_STEPS:,})."
     )
 
     @field_validator("id")
@@ -48,8 +50,9 @@ class TaskConfig(_Strict):
             module, name = env_id.split(":", 1)
             try:
                 importlib.import_module(module)
-            except ImportError as err:
-                raise ValueError(f"cannot import module {module!r} named in the task id ({err})") from None
+            except (Exception, SystemExit) as err:  # the user's module may fail in any way while it is imported
+                cause = f"{type(err).__name__}: {err}"
+                raise ValueError(f"cannot import module {module!r} named in the task id ({cause})") from err
         import evolstm.tasks  # noqa: F401  (registers the evolstm/ ids)
 
         if name not in gymnasium.registry:
@@ -64,8 +67,12 @@ class PolicyConfig(_Strict):
     """The recurrent policy network."""
 
     kind: PolicyKind = Field(default="lstm", description="Network type.")
-    hidden: Annotated[int, Field(gt=0)] = Field(default=16, description="Units per layer.")
-    layers: Annotated[int, Field(gt=0)] = Field(default=1, description="Stacked recurrent (or hidden) layers.")
+    hidden: Annotated[int, Field(gt=0, le=MAX_HIDDEN)] = Field(
+        default=16, description=f"Units per layer (at most {MAX_HIDDEN:,})."
+    )
+    layers: Annotated[int, Field(gt=0, le=MAX_LAYERS)] = Field(
+        default=1, description=f"Stacked recurrent (or hidden) layers (at most {MAX_LAYERS})."
+    )
     obs_norm: bool = Field(
         default=False, description="Normalize observations by running mean/std gathered during training."
     )
@@ -76,9 +83,13 @@ class ESConfig(_Strict):
 
     kind: Literal["es"] = "es"
     algorithm: ESAlgorithm = Field(default="pgpe", description="EvoTorch searcher.")
-    popsize: Annotated[int, Field(gt=1)] = Field(default=64, description="Population size.")
-    episodes: Annotated[int, Field(gt=0)] = Field(
-        default=4, description="Episodes per member and generation; a member's fitness is their mean return."
+    popsize: Annotated[int, Field(gt=1, le=MAX_POPSIZE)] = Field(
+        default=64, description=f"Population size (at most {MAX_POPSIZE:,}; cem needs 2 parents, cosyne 4 members)."
+    )
+    episodes: Annotated[int, Field(gt=0, le=MAX_EPISODES)] = Field(
+        default=4,
+        description=f"Episodes per member and generation (at most {MAX_EPISODES:,}); a member's fitness is their mean "
+        "return.",
     )
     common_random_numbers: bool = Field(
         default=False, description="All members of a generation play the same episode seeds."
@@ -93,15 +104,17 @@ class ESConfig(_Strict):
     stdev_init: Annotated[float, Field(gt=0)] = Field(
         default=0.1, description="Initial search spread (Gaussian stdev, or mutation stdev for ga/cosyne)."
     )
-    options: dict[str, Any] = Field(default_factory=dict, description="Further keyword arguments for the searcher.")
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Further keyword arguments for the searcher; known ones are checked (popsize within the limits of "
+        "trainer.popsize, spreads and learning rates positive, ratios in (0, 1], tournament_size at most popsize).",
+    )
 
     @field_validator("options")
     @classmethod
-    def _finite_options(cls, options: dict[str, Any]) -> dict[str, Any]:
-        """A NaN or infinite option (a learning rate, say) would spread into the search distribution."""
-        for key, value in options.items():
-            if isinstance(value, float) and not math.isfinite(value):
-                raise ValueError(f"option {key} must be a finite number, got {value}")
+    def _sound_options(cls, options: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        """Option values that cannot be right (NaN, a negative stdev, popsize -5) fail here, not inside EvoTorch."""
+        check_options(options, info.data.get("popsize"))
         return options
 
     @property
@@ -113,6 +126,9 @@ class ESConfig(_Strict):
     def _has_budget(self) -> ESConfig:
         if self.generations is None and self.max_env_steps is None:
             raise ValueError("set generations or max_env_steps (or both)")
+        problem = parents_problem(self.algorithm, self.popsize, self.options)
+        if problem:
+            raise ValueError(problem)
         return self
 
 
@@ -120,7 +136,9 @@ class ReinforceConfig(_Strict):
     """REINFORCE through time: sampled episodes, log-likelihood gradients backpropagated through the recurrent net."""
 
     kind: Literal["reinforce"] = "reinforce"
-    episodes: Annotated[int, Field(gt=0)] = Field(default=16, description="Episodes per update, played in parallel.")
+    episodes: Annotated[int, Field(gt=0, le=MAX_EPISODES)] = Field(
+        default=16, description=f"Episodes per update, played in parallel (at most {MAX_EPISODES:,})."
+    )
     iterations: Annotated[int, Field(gt=0)] | None = Field(default=200, description="Update budget (or null).")
     max_env_steps: Annotated[int, Field(gt=0)] | None = Field(
         default=None, description="Stop once this many env steps were taken (or null)."
@@ -144,7 +162,7 @@ class ReinforceConfig(_Strict):
     lr_schedule: Literal["constant", "linear", "cosine"] = Field(
         default="constant", description="Learning-rate decay over the budget."
     )
-    bptt: Annotated[int, Field(gt=0)] | None = Field(
+    bptt: Annotated[int, Field(gt=0, le=MAX_EPISODE_STEPS)] | None = Field(
         default=None, description="Truncated BPTT length in steps (null: backpropagate through whole episodes)."
     )
     action_std: Annotated[float, Field(gt=0)] = Field(default=0.5, description="Gaussian std for Box actions.")
@@ -190,11 +208,12 @@ class EvaluationConfig(_Strict):
         default=1,
         description="Evaluate the current policy greedily (ES: the search center) every N steps (0: never).",
     )
-    greedy_episodes: Annotated[int, Field(gt=0)] = Field(
-        default=10, description="Episodes of each such greedy evaluation."
+    greedy_episodes: Annotated[int, Field(gt=0, le=MAX_EPISODES)] = Field(
+        default=10, description=f"Episodes of each such greedy evaluation (at most {MAX_EPISODES:,})."
     )
-    final_episodes: Annotated[int, Field(ge=0)] = Field(
-        default=100, description="Fresh episodes for the exported policies at the end of the run."
+    final_episodes: Annotated[int, Field(ge=0, le=MAX_EPISODES)] = Field(
+        default=100,
+        description=f"Fresh episodes for the exported policies at the end of the run (at most {MAX_EPISODES:,}).",
     )
 
 
@@ -221,11 +240,18 @@ class Experiment(_Strict):
     seed: Annotated[int, Field(ge=0, lt=2**32)] = Field(
         default=0, description="Seeds everything: searcher, init and episodes."
     )
-    threads: Annotated[int, Field(gt=0)] = Field(default=1, description="torch intra-op threads of this process.")
+    threads: Annotated[int, Field(gt=0, le=MAX_THREADS)] = Field(
+        default=1, description=f"torch intra-op threads of this process (at most {MAX_THREADS}: 4 per CPU)."
+    )
     log_every: Annotated[int, Field(gt=0)] = Field(default=10, description="Print progress every N generations.")
     checkpoint_every: Annotated[int, Field(ge=0)] = Field(
         default=10,
-        description="Checkpoint every N generations/iterations (and at the start and at exit); 0: start and exit only.",
+        description="Checkpoint once N generations/iterations have passed since the last checkpoint (and at the start "
+        "and at exit); 0: not by steps. Never sooner than 20x the last write's duration (writes cost at most ~5%).",
+    )
+    checkpoint_seconds: Annotated[float, Field(ge=0)] = Field(
+        default=300.0,
+        description="Also checkpoint once this many seconds have passed since the last one (0: never by time).",
     )
     task: TaskConfig
     policy: PolicyConfig = Field(default_factory=PolicyConfig)

@@ -16,6 +16,10 @@ from evolstm.rollout import EpisodeResults
 from evolstm.sampling import Sampling
 
 
+class ClusterError(RuntimeError):
+    """The Ray cluster cannot be reached or cannot host the workers asked for: one line, exit code 1."""
+
+
 class Evaluator(Protocol):
     """Deterministic given its inputs: member p's episode e is reset with seeds[p, e] and played under `norm`."""
 

@@ -9,7 +9,6 @@ share re-run (actor `max_restarts` / `max_task_retries`); an env that raises sto
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 
@@ -19,7 +18,8 @@ import torch
 from ray.exceptions import RayTaskError
 from torch import Tensor
 
-from evolstm.config import ConfigError, Experiment, RayConfig, TaskConfig
+from evolstm.config import ConfigError, Experiment, TaskConfig
+from evolstm.evaluation.cluster import connect
 from evolstm.normalization import ObsNorm
 from evolstm.policies import PolicySpec
 from evolstm.rollout import EpisodeError, EpisodeResults, Trajectories
@@ -27,27 +27,6 @@ from evolstm.sampling import Sampling
 
 #: a killed worker is replaced and its share re-run this many times before the run gives up
 RETRIES = 3
-
-
-def connect(cfg: RayConfig) -> None:
-    """Join or start the cluster `cfg` names, once per process."""
-    if ray.is_initialized():
-        return
-    address = cfg.address or os.environ.get("RAY_ADDRESS")  # inside `ray job submit` the job's cluster
-    if address:
-        ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
-        return
-    # A private single-node cluster: advertise and bind loopback only (Ray otherwise picks the outward address),
-    # and run workers at normal priority: at Ray's default niceness 15 two workers on 2 cores ran ~30% slower each.
-    ray._private.ray_constants.ENABLE_RAY_CLUSTER = False
-    ray.init(
-        address="local",
-        num_cpus=cfg.num_cpus or os.cpu_count(),
-        include_dashboard=cfg.include_dashboard,
-        log_to_driver=False,
-        logging_level=logging.WARNING,
-        _system_config={"worker_niceness": 0},
-    )
 
 
 @ray.remote(num_cpus=1, max_restarts=RETRIES, max_task_retries=RETRIES)
@@ -88,6 +67,11 @@ class RayEvaluator:
         if cfg.worker_backend == "batched" and cfg.device == "cuda" and cfg.gpus_per_worker == 0:
             raise ConfigError("evaluation.gpus_per_worker: workers on cuda need a GPU share (e.g. 1 or 0.5)")
         connect(experiment.ray)
+        gpus = ray.cluster_resources().get("GPU", 0)
+        if cfg.gpus_per_worker > gpus:
+            raise ConfigError(
+                f"evaluation.gpus_per_worker: each worker asks for {cfg.gpus_per_worker} GPU(s); the cluster has {gpus}"
+            )
         cpus = int(ray.cluster_resources().get("CPU", 1))
         workers = max(1, cpus) if cfg.workers == "auto" else cfg.workers
         if workers > cpus and not (experiment.ray.address or os.environ.get("RAY_ADDRESS")):

@@ -38,9 +38,11 @@ class PolicySpec:
         if not isinstance(observation_space, gymnasium.spaces.Box) or len(observation_space.shape) != 1:
             raise ValueError(f"observations must be a flat Box, got {observation_space}")
         obs_dim = observation_space.shape[0]
+        if obs_dim == 0:
+            raise ValueError(f"observations must have at least one entry, got {observation_space}")
         if isinstance(action_space, gymnasium.spaces.Discrete):
             return cls(kind, obs_dim, int(action_space.n), True, hidden, layers)
-        if isinstance(action_space, gymnasium.spaces.Box) and len(action_space.shape) == 1:
+        if isinstance(action_space, gymnasium.spaces.Box) and len(action_space.shape) == 1 and action_space.shape[0]:
             low, high = action_space.low.astype(float), action_space.high.astype(float)
             bounded = bool(np.all(np.isfinite(low)) and np.all(np.isfinite(high)))
             return cls(

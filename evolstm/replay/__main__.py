@@ -1,8 +1,10 @@
-"""python -m evolstm.replay RUN_DIR|POLICY_FILE [--policy best|center|final|PATH] [--episodes N] [--seed S]
-[--gif FILE | --mp4 FILE] [--out DIR]: play a trained policy and keep its episodes as data and pictures.
+"""python -m evolstm.replay RUN_DIR|POLICY_FILE [--policy best|center|final|PATH] [--task ID] [--episodes N]
+[--seed S] [--gif FILE | --mp4 FILE] [--out DIR]: play a trained policy and keep its episodes as data and pictures.
 
 Without --seed the replay plays the run's final-evaluation episodes, so its mean return is the one the run reported;
 with --seed S, episode i is reset with seed S + i. The same arguments always give the same replay, bit for bit.
+A policy file never imports code: a task id in its metadata that names a module ("module:Env-v0") is refused; pass
+--task ID if you trust that module, or replay from the run directory (whose config.yaml you ran).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import numpy as np
 
 from evolstm import cli
 from evolstm.atomic import write_bytes, write_text
-from evolstm.environment import make_env
+from evolstm.environment import EnvStartError, make_env
+from evolstm.config.sizes import MAX_EPISODES
 from evolstm.policy_files import PolicyFileError
 from evolstm.replay.animation import (
     VideoSupportError,
@@ -30,6 +33,7 @@ from evolstm.replay.animation import (
 from evolstm.replay.memory_trace import plot_memory_trace
 from evolstm.replay.recording import ARRAYS, Replay, replay
 from evolstm.replay.source import ReplayError, ReplaySource, resolve
+from evolstm.rollout import EpisodeError
 from evolstm.seeding import final_episode_seeds
 
 
@@ -39,7 +43,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("source", type=Path, help="a run directory, or a policy file (.safetensors) on its own")
     parser.add_argument("--policy", default="best", help="exported policy name (best, center, final) or a file path")
-    parser.add_argument("--episodes", type=int, help="episodes to play (default: the run's final_episodes)")
+    parser.add_argument(
+        "--task", metavar="ID", help="a policy file's task id, instead of its metadata's (kwargs still from there)"
+    )
+    parser.add_argument(
+        "--episodes", type=int, help=f"episodes to play, at most {MAX_EPISODES} (default: the run's final_episodes)"
+    )
     parser.add_argument("--seed", type=int, help="reset seed of the first episode (default: the run's final episodes)")
     video = parser.add_mutually_exclusive_group()
     video.add_argument("--gif", type=Path, metavar="FILE", help="write an animated GIF of the episodes")
@@ -93,22 +102,28 @@ def _index(source: ReplaySource, played: Replay, files: dict[str, Any], seed: in
 
 def run_replay(args: argparse.Namespace) -> None:
     """Resolve, play, print and write; raises ReplayError or VideoSupportError for user mistakes."""
-    source = resolve(args.source, args.policy)
+    source = resolve(args.source, args.policy, args.task)
     episodes = args.episodes if args.episodes is not None else source.final_episodes or 10
-    if episodes < 1 or args.traces < 0:
-        raise ReplayError(f"--episodes must be at least 1 and --traces at least 0, got {episodes} and {args.traces}")
+    if not 1 <= episodes <= MAX_EPISODES:
+        raise ReplayError(
+            f"--episodes must be in [1, {MAX_EPISODES}] (default: the run's final_episodes), got {episodes}"
+        )
+    if args.traces < 0:
+        raise ReplayError(f"--traces must be at least 0, got {args.traces}")
     if args.seed is not None and not 0 <= args.seed <= 2**32 - episodes:
         raise ReplayError(f"--seed must be in [0, 2**32 - episodes], got {args.seed}")
-    if args.fps is not None and not args.fps > 0:
-        raise ReplayError(f"--fps must be positive, got {args.fps}")
+    if args.fps is not None and not 0 < args.fps <= 1000:
+        raise ReplayError(f"--fps must be in (0, 1000], got {args.fps}")
     seeds = (
         final_episode_seeds(source.run_seed, episodes)[0]
         if args.seed is None
         else args.seed + np.arange(episodes, dtype=np.int64)
     )
+    animation = args.gif or args.mp4
+    if animation and animation.is_dir():
+        raise ReplayError(f"--{'gif' if args.gif else 'mp4'} {animation}: is a directory; give a file name")
     if args.mp4:
         require_mp4_support()
-    animation = args.gif or args.mp4
     out = args.out or (args.source / "replays" if args.source.is_dir() else Path("replays"))
     for folder in (*([animation.parent] if animation else []), out):
         make_folder(folder)
@@ -157,13 +172,16 @@ def make_folder(folder: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Exit 0 on success, 2 on a user mistake (one line on stderr)."""
+    """Exit 0 on success, 2 on a user mistake, 1 when the task's env fails (one line on stderr either way)."""
     args = _parser().parse_args(argv)
     try:
         run_replay(args)
     except (ReplayError, PolicyFileError, VideoSupportError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except (EnvStartError, EpisodeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     return 0
 
 

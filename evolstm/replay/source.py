@@ -32,12 +32,15 @@ class ReplaySource:
     reported_return: float | None
 
 
-def resolve(source: Path, policy: str) -> ReplaySource:
-    """`source` is a run directory (policy: an exported name or a file path) or a policy file on its own."""
+def resolve(source: Path, policy: str, task_id: str | None = None) -> ReplaySource:
+    """`source` is a run directory (policy: an exported name or a file path) or a policy file on its own, played in
+    the task its metadata names or, with `task_id`, in that task (an id the user trusts) with the metadata's kwargs."""
     if not source.exists():
         raise ReplayError(f"{source}: no such run directory or policy file")
+    if task_id is not None and source.is_dir():
+        raise ReplayError("--task is for a policy file on its own; a run directory replays the task of its config.yaml")
     try:
-        found = _from_run(source, policy) if source.is_dir() else _from_file(source)
+        found = _from_run(source, policy) if source.is_dir() else _from_file(source, task_id)
         env = make_env(found.task)
         try:
             check_fits(found.policy, env, found.task)
@@ -57,7 +60,7 @@ def _from_run(run: Path, policy: str) -> ReplaySource:
             have = ", ".join(sorted(p.stem for p in (run / "policies").glob("*.safetensors"))) or "none"
             raise ReplayError(f"{run}: no policy named {policy!r} (exported: {have}; or give a .safetensors path)")
     loaded = load_policy(path)
-    trained_on = loaded.info.get("task", {}).get("id", experiment.task.id)
+    trained_on = (loaded.info.get("task") or {}).get("id", experiment.task.id)
     if trained_on != experiment.task.id:
         raise ReplayError(f"{path}: trained on {trained_on}, but {run} is a run of {experiment.task.id}")
     reported = None
@@ -70,14 +73,22 @@ def _from_run(run: Path, policy: str) -> ReplaySource:
     )
 
 
-def _from_file(path: Path) -> ReplaySource:
+def _from_file(path: Path, task_id: str | None) -> ReplaySource:
     loaded = load_policy(path)
+    task = dict(loaded.info.get("task") or {})
+    if task_id is None:
+        if not task:
+            raise ReplayError(f"{path}: its metadata names no task; replay it from its run directory or pass --task ID")
+        if ":" in task["id"]:  # gymnasium and TaskConfig would import the module named before the colon
+            raise ReplayError(
+                f"{path}: its task {task['id']!r} names a module to import, and a policy file never runs code; "
+                f"pass --task {task['id']} if you trust that module, or replay from its run directory"
+            )
     try:
-        task = TaskConfig.model_validate(loaded.info["task"])
-    except (KeyError, TypeError):
-        raise ReplayError(f"{path}: its metadata names no task; replay it from its run directory") from None
+        task = TaskConfig.model_validate({**task, "id": task_id or task["id"]})
     except pydantic.ValidationError as err:
-        raise ReplayError(f"{path}: the task in its metadata is not valid here ({err.errors()[0]['msg']})") from None
-    return ReplaySource(
-        path.stem, loaded, task, int(loaded.info.get("seed", 0)), int(loaded.info.get("final_episodes", 10)), None
-    )
+        where = "--task" if task_id else f"{path}: the task in its metadata"
+        message = err.errors()[0]["msg"].removeprefix("Value error, ")
+        raise ReplayError(f"{where} is not valid here ({' '.join(message.split())})") from None
+    info = loaded.info
+    return ReplaySource(path.stem, loaded, task, info.get("seed", 0), info.get("final_episodes", 10), None)

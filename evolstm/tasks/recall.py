@@ -13,6 +13,8 @@ from evolstm.tasks.batched import TorchVectorEnv
 from evolstm.tasks.drawing import canvas, fill_rect
 
 TOTAL_REWARD = 1.0  # shared out evenly over the length - lag scored steps
+#: Largest alphabet and episode the constructor accepts (a replay plays whatever a policy file's metadata says).
+MAX_SYMBOLS, MAX_LENGTH = 1_000, 100_000
 
 CELL_PX = 32
 _BACKGROUND, _UNSEEN = (255, 255, 255), (220, 220, 220)
@@ -61,9 +63,9 @@ class RepeatPreviousEnv(gym.Env[np.ndarray, int]):
 
     ## Arguments
 
-    - ``symbols`` (int, default 4): alphabet size K >= 2.
+    - ``symbols`` (int, default 4): alphabet size 2 <= K <= 1,000.
     - ``lag`` (int, default 2): how many steps back to recall, >= 1.
-    - ``length`` (int, default 16): number of steps, > ``lag``.
+    - ``length`` (int, default 16): number of steps, > ``lag`` and <= 100,000.
     - ``render_mode`` (str or None): ``"rgb_array"`` or ``"ansi"``.
 
     ``info`` holds ``step``, the number of actions taken so far.
@@ -78,12 +80,12 @@ class RepeatPreviousEnv(gym.Env[np.ndarray, int]):
         length: int = 16,
         render_mode: str | None = None,
     ):
-        if not isinstance(symbols, (int, np.integer)) or symbols < 2:
-            raise ValueError(f"symbols must be an int >= 2, got {symbols!r}")
+        if not isinstance(symbols, (int, np.integer)) or not 2 <= symbols <= MAX_SYMBOLS:
+            raise ValueError(f"symbols must be an int in [2, {MAX_SYMBOLS}], got {symbols!r}")
         if not isinstance(lag, (int, np.integer)) or lag < 1:
             raise ValueError(f"lag must be an int >= 1, got {lag!r}")
-        if not isinstance(length, (int, np.integer)) or length <= lag:
-            raise ValueError(f"length must be an int > lag ({lag}), got {length!r}")
+        if not isinstance(length, (int, np.integer)) or not lag < length <= MAX_LENGTH:
+            raise ValueError(f"length must be an int > lag ({lag}) and <= {MAX_LENGTH}, got {length!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
         self.num_symbols = int(symbols)

@@ -16,6 +16,8 @@ GOAL_REWARD = 4.0
 WRONG_GOAL_REWARD = -0.1
 WALL_REWARD = -0.1
 MOVE_REWARD = 0.0
+#: Largest corridor and step limit the constructor accepts (a replay plays whatever a policy file's metadata says).
+MAX_LENGTH, MAX_STEPS = 10_000, 100_000
 
 CUE_NORTH_OBS = (0.0, 1.0, 1.0)
 CUE_SOUTH_OBS = (1.0, 1.0, 0.0)
@@ -77,8 +79,8 @@ class TMazeEnv(gym.Env[np.ndarray, int]):
 
     ## Arguments
 
-    - ``length`` (int, default 10): corridor length N >= 1; the junction is at position N.
-    - ``max_steps`` (int or None, default None): step limit, ``4 * (length + 1)`` if None.
+    - ``length`` (int, default 10): corridor length 1 <= N <= 10,000; the junction is at position N.
+    - ``max_steps`` (int or None, default None): step limit, at most 100,000; ``4 * (length + 1)`` if None.
     - ``render_mode`` (str or None): ``"rgb_array"`` or ``"ansi"``.
 
     ``info`` holds ``goal`` (0 = north, 1 = south) and the agent's ``position``, and ``event`` where the
@@ -94,10 +96,10 @@ class TMazeEnv(gym.Env[np.ndarray, int]):
         max_steps: int | None = None,
         render_mode: str | None = None,
     ):
-        if not isinstance(length, (int, np.integer)) or length < 1:
-            raise ValueError(f"length must be an int >= 1, got {length!r}")
-        if max_steps is not None and (not isinstance(max_steps, (int, np.integer)) or max_steps < 1):
-            raise ValueError(f"max_steps must be None or an int >= 1, got {max_steps!r}")
+        if not isinstance(length, (int, np.integer)) or not 1 <= length <= MAX_LENGTH:
+            raise ValueError(f"length must be an int in [1, {MAX_LENGTH}], got {length!r}")
+        if max_steps is not None and (not isinstance(max_steps, (int, np.integer)) or not 1 <= max_steps <= MAX_STEPS):
+            raise ValueError(f"max_steps must be None or an int in [1, {MAX_STEPS}], got {max_steps!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
         self.length = int(length)

@@ -62,6 +62,11 @@ class Trainer:
             fractions.append(self.env_steps / self._max_env_steps)
         return min(1.0, max(fractions))
 
+    @property
+    def reached_goal(self) -> bool:
+        """Whether a measured return reached stop_at."""
+        return self._reached
+
     def finished(self) -> bool:
         """Whether the budget is spent or the stop_at return was reached."""
         return self.progress >= 1.0 or self._reached
@@ -145,13 +150,26 @@ class Trainer:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Inverse of state_dict; a stop flag set under a different stop_at is cleared (the new goal decides)."""
+        """Inverse of state_dict; a stop flag set under a different stop_at is cleared (the new goal decides).
+        ValueError (or KeyError) for entries of the wrong type or size, before anything is changed."""
+        dim = self.spec.obs_dim
+        stats, best = state["stats"], state["best"]
+        if not isinstance(stats, dict) or not (best is None or isinstance(best, dict)):
+            raise ValueError("stats or best is not a mapping")
+        for name, value in [*(("stats." + k, stats[k]) for k in ("total", "total_sq")), *_norm_entries(state)]:
+            _check_vector(name, value, dim)
+        if best is not None:
+            _check_vector("best.params", best["params"], self.spec.num_params)
+            for name, value in _norm_entries(best):
+                _check_vector("best." + name, value, dim)
+            if not isinstance(best["value"], float):
+                raise ValueError(f"best.value is {best['value']!r}, not a number")
+        if not isinstance(state["reached"], bool) or not isinstance(stats["count"], int):
+            raise ValueError("reached or stats.count has the wrong type")
         self.steps, self.env_steps = state["steps"], state["env_steps"]
         self._reached = state["reached"] and state["stop_at"] == self._stop_at
-        stats = state["stats"]
         self.stats = ObsStats(stats["total"].numpy(), stats["total_sq"].numpy(), stats["count"])
         self.norm = _norm_from(state)
-        best = state["best"]
         self.best = None if best is None else (best["value"], Exported(best["params"], _norm_from(best)))
 
 
@@ -170,6 +188,17 @@ def finite_summary(values: np.ndarray) -> dict[str, float | None]:
 
 def _norm_state(norm: ObsNorm) -> dict[str, Any]:
     return {"norm_mean": torch.from_numpy(np.asarray(norm.mean)), "norm_std": torch.from_numpy(np.asarray(norm.std))}
+
+
+def _norm_entries(state: dict[str, Any]) -> list[tuple[str, Any]]:
+    return [("norm_mean", state["norm_mean"]), ("norm_std", state["norm_std"])]
+
+
+def _check_vector(name: str, value: Any, size: int) -> None:
+    """ValueError unless `value` is a floating-point tensor of shape [size]."""
+    if not isinstance(value, torch.Tensor) or not value.is_floating_point() or value.shape != (size,):
+        shown = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+        raise ValueError(f"{name} is {shown}, not {size} floats")
 
 
 def _norm_from(state: dict[str, Any]) -> ObsNorm:

@@ -19,6 +19,7 @@ from evotorch.algorithms import CEM, CMAES, PGPE, SNES, XNES, Cosyne, GeneticAlg
 from evotorch.operators import GaussianMutation, SimulatedBinaryCrossOver
 
 from evolstm.config import ConfigError, ESConfig, Experiment
+from evolstm.config.options import CEM_PARENTHOOD_RATIO
 from evolstm.evaluation import Evaluator
 from evolstm.normalization import ObsStats
 from evolstm.policies import PolicySpec
@@ -52,7 +53,7 @@ SEARCHERS: dict[str, tuple[type, Callable[[ESConfig, int], dict[str, Any]]]] = {
     "cmaes": (CMAES, _gaussian),
     "snes": (SNES, _gaussian),
     "xnes": (XNES, _gaussian),
-    "cem": (CEM, lambda cfg, dim: {**_gaussian(cfg, dim), "parenthood_ratio": 0.25}),
+    "cem": (CEM, lambda cfg, dim: {**_gaussian(cfg, dim), "parenthood_ratio": CEM_PARENTHOOD_RATIO}),
     "ga": (GeneticAlgorithm, lambda cfg, dim: {"popsize": cfg.popsize, "tournament_size": 4, "eta": 8.0}),
     "cosyne": (
         Cosyne,
@@ -152,6 +153,7 @@ class ESTrainer(Trainer):
     def _train_step(self) -> dict[str, Any]:
         """One generation: ask, evaluate, tell (all inside EvoTorch's step), then measure the center."""
         self.searcher.step()
+        self._check_distribution()
         metrics: dict[str, Any] = dict(self._last)
         center = self.center()
         if center is None:
@@ -164,6 +166,17 @@ class ESTrainer(Trainer):
         self.update_norm(self._pending)
         self._pending = ObsStats.empty(self.spec.obs_dim)
         return metrics
+
+    def _check_distribution(self) -> None:
+        """DivergedError once the search center or spread is no longer finite (a NaN policy can still score finite
+        returns, so this is checked on the distribution itself)."""
+        status = self.searcher.status
+        for name in ("center", "stdev"):
+            if name in status and not torch.isfinite(torch.as_tensor(status[name])).all():
+                raise DivergedError(
+                    f"{self.STEP} {self.steps}: the searcher's {name} is no longer finite (the search diverged; "
+                    f"try another popsize, stdev_init or learning rate)"
+                )
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "searcher": capture_searcher(self.searcher)}
@@ -178,6 +191,6 @@ class ESTrainer(Trainer):
         if self.best is not None:
             out["best"] = self.best[1]
         center = self.center()
-        if center is not None:
+        if center is not None and torch.isfinite(center).all():
             out["center"] = Exported(center, self.norm)
         return out

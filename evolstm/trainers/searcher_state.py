@@ -83,7 +83,11 @@ def capture_searcher(searcher: Any) -> dict[str, Any]:
 
 
 def restore_searcher(searcher: Any, state: dict[str, Any]) -> None:
-    """Put a captured state into a fresh searcher built from the same configuration."""
+    """Put a captured state into a fresh searcher built from the same configuration (ValueError for a state that is
+    not a captured searcher)."""
+    saved = state.get("searcher") if isinstance(state, dict) else None
+    if not isinstance(saved, dict) or "__object__" not in saved or not isinstance(saved.get("attrs"), dict):
+        raise ValueError("searcher: not a captured EvoTorch searcher")
     restore(searcher, state["searcher"])
     restore(searcher.problem.generator, state["generator"])
     searcher.clear_status()  # cached status values belong to the fresh searcher

@@ -40,8 +40,9 @@ def test_checkpoint_overhead_table_and_json(kind: str, tmp_path: Path) -> None:
         == 0
     )
     rows = {row["checkpoint_every"]: row for row in json.loads(out.read_text())}
-    # at the start, every interval's end, and at exit unless an interval just ended there
-    assert rows[2]["writes"] == 3 and rows[3]["writes"] == 3 and rows[0]["writes"] == 2
+    # at the start and at exit, plus at an interval's end unless that write would come too soon after the last one
+    # (writes are paced to cost at most ~5% of the run: tests/test_checkpoints.py checks the pacing itself)
+    assert 2 <= rows[2]["writes"] <= 3 and 2 <= rows[3]["writes"] <= 3 and rows[0]["writes"] == 2
     assert all(row["steps"] == 4 and row["step_name"] == TRAINERS[kind].STEP for row in rows.values())
     assert all(0 <= row["share_of_run_pct"] < 100 for row in rows.values())
     assert rows[0]["wall_vs_interval_0_pct"] == 0.0

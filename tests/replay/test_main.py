@@ -179,9 +179,10 @@ def _foreign_policy(path: Path, task: dict | None) -> str:
         ("other-task", "trained on evolstm/MaskedCartPole-v0, but"),
         ("wrong-sizes", "does not fit task evolstm/TMaze-v0"),
         ("no-task", "its metadata names no task"),
-        ("zero-episodes", "--episodes must be at least 1"),
+        ("zero-episodes", "--episodes must be in [1, 100000]"),
         ("negative-seed", "--seed must be in [0, 2**32 - episodes]"),
-        ("negative-fps", "--fps must be positive"),
+        ("negative-fps", "--fps must be in (0, 1000]"),
+        ("infinite-fps", "--fps must be in (0, 1000]"),
         ("out-is-a-file", "cannot write there"),
     ],
 )
@@ -205,6 +206,7 @@ def test_user_mistakes_give_one_line_and_exit_2(
         "zero-episodes": [run, "--episodes", "0"],
         "negative-seed": [run, "--seed=-1"],
         "negative-fps": [run, "--fps=-3", "--gif", str(tmp_path / "x.gif")],
+        "infinite-fps": [run, "--fps=inf", "--mp4", str(tmp_path / "x.mp4")],
         "out-is-a-file": [run, "--gif", str(corrupt / "x.gif")],
     }[case]
     assert main([*args, "--out", str(tmp_path / "out")]) == 2

@@ -1,6 +1,7 @@
 """Tests for the evolstm Gymnasium tasks: API conformance, determinism, task semantics."""
 
 import importlib
+import re
 import warnings
 from collections import deque
 
@@ -262,3 +263,33 @@ def test_repeat_previous_constant_action_gets_chance(symbols: int) -> None:
 def test_repeat_previous_rejects_invalid_kwargs(kwargs: dict) -> None:
     with pytest.raises(ValueError):
         RepeatPreviousEnv(**kwargs)
+
+
+# ---------------------------------------------------------------- size limits
+
+
+@pytest.mark.parametrize(
+    ("make", "kwargs", "message"),
+    [
+        (TMazeEnv, {"length": 10_000_000}, "length must be an int in"),
+        (TMazeEnv, {"max_steps": 10**12}, "max_steps must be None or an int in"),
+        (RepeatPreviousEnv, {"length": 10_000_000}, "length must be an int > lag (2) and <= 100000"),
+        (RepeatPreviousEnv, {"symbols": 10**9}, "symbols must be an int in"),
+        (RepeatPreviousEnv, {"lag": 200_000, "length": 200_001}, "and <= 100000"),
+    ],
+)
+def test_task_sizes_have_documented_upper_limits(make: type, kwargs: dict, message: str) -> None:
+    """A huge size (e.g. from a policy file's metadata) is refused at once instead of running until killed."""
+    with pytest.raises(ValueError, match=re.escape(message)):
+        make(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("make", "kwargs"),
+    [
+        (TMazeEnv, {"length": 10_000, "max_steps": 100_000}),
+        (RepeatPreviousEnv, {"symbols": 1_000, "lag": 99_999, "length": 100_000}),
+    ],
+)
+def test_task_sizes_at_their_limits_are_allowed(make: type, kwargs: dict) -> None:
+    make(**kwargs).reset(seed=0)

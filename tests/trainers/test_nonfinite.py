@@ -118,3 +118,15 @@ def test_the_cli_prints_warnings_and_records_them(tmp_path: Path, capsys: pytest
     assert "warning: generation" in err and "treated as the worst fitness" in err
     (run,) = (tmp_path / "runs").iterdir()
     assert sum(row["nonfinite"] for row in read_metrics(run)) > 0
+
+
+def test_a_diverged_search_distribution_stops_the_run_naming_the_generation() -> None:
+    """A NaN spread (e.g. CEM with too few parents) used to go on silently: a NaN policy can score finite returns."""
+    experiment = make_experiment()
+    spec = policy_spec(experiment.task, experiment.policy)
+    trainer = make_trainer(experiment, make_evaluator(experiment, spec), spec, Policy(spec).flat())
+    trainer.step()
+    trainer.searcher._distribution.parameters["sigma"][0] = float("nan")  # the spread breaks in generation 1
+    with pytest.raises(DivergedError, match=r"generation 1: the searcher's stdev is no longer finite"):
+        trainer.step()
+    assert "center" not in trainer.exports() or torch.isfinite(trainer.exports()["center"].params).all()
