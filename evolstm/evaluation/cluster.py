@@ -42,15 +42,18 @@ def connect(cfg: RayConfig) -> None:
     # Its session lives under evolstm's own temp folder, so that agents a killed driver left behind can be told apart.
     stop_orphaned_agents()
     ray._private.ray_constants.ENABLE_RAY_CLUSTER = False
-    ray.init(
-        _temp_dir=str(TEMP_DIR),
-        address="local",
-        num_cpus=cfg.num_cpus or os.cpu_count(),
-        include_dashboard=cfg.include_dashboard,
-        log_to_driver=False,
-        logging_level=logging.ERROR,  # not its notice that token authentication is on: a run's stderr is for errors
-        _system_config={"worker_niceness": 0},
-    )
+    try:
+        ray.init(
+            _temp_dir=str(TEMP_DIR),
+            address="local",
+            num_cpus=cfg.num_cpus or os.cpu_count(),
+            include_dashboard=cfg.include_dashboard,
+            log_to_driver=False,
+            logging_level=logging.ERROR,  # not its notice that token authentication is on: stderr is for errors
+            _system_config={"worker_niceness": 0},
+        )
+    except Exception as err:  # Ray's own start-up failures (a node that timed out, ports taken) are generic
+        raise ClusterError(f"cannot start a private Ray cluster ({' '.join(str(err).split())[:200]})") from None
 
 
 def _check_reachable(address: str, timeout: float = 5.0) -> None:
