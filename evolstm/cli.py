@@ -13,3 +13,7 @@ class ArgumentParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
         sys.exit(2)
+
+    def add_overrides(self, help: str) -> None:
+        """The repeatable `--set key.path=value` option (collected in `overrides`)."""
+        self.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE", help=help)

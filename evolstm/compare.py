@@ -54,14 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run each experiment (same --set overrides for all), then write comparison.{md,json,png}."""
     parser = cli.ArgumentParser(prog="python -m evolstm.compare", description=__doc__)
     parser.add_argument("experiments", type=Path, nargs="+", help="experiment YAML files")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY.PATH=VALUE",
-        help="override a field in every experiment, e.g. --set seed=1",
-    )
+    parser.add_overrides("override a field in every experiment, e.g. --set seed=1")
     parser.add_argument("--out", type=Path, default=Path("comparisons"), help="parent folder (default: comparisons)")
     args = parser.parse_args(argv)
     try:

@@ -17,14 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     stderr each), 128 + the signal number when stopped by SIGINT (130) or SIGTERM (143)."""
     parser = cli.ArgumentParser(prog="python -m evolstm.run", description=__doc__)
     parser.add_argument("experiment", type=Path, nargs="?", help="experiment YAML file (see experiments/)")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY.PATH=VALUE",
-        help="override one field, e.g. --set trainer.popsize=32 (repeatable)",
-    )
+    parser.add_overrides("override one field, e.g. --set trainer.popsize=32 (repeatable)")
     parser.add_argument("--out", type=Path, default=Path("runs"), help="folder for run directories (default: runs)")
     parser.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue a run from its last checkpoint")
     parser.add_argument(
