@@ -230,8 +230,11 @@ def test_set_overrides(overrides: list[str], capsys: pytest.CaptureFixture) -> N
 
 @given(doc=DOCS, key=st.sampled_from(["task.kwargs", "trainer.stop_at", "policy.hidden", "trainer.options"]))
 def test_set_values_read_like_files(doc: Doc, key: str) -> None:
-    """A --set value is read by the same rules as a file: numbers, refusals, and the value itself."""
+    """A --set value is read by the same rules as a file: numbers, refusals, and the value itself. (The value is
+    parsed on its own before it is put at its key, so a duplicate key in it can be met before the total depth.)"""
     refusals = _refusals(doc, outer_depth=key.count(".") + 1)
+    if refusals and doc.flags("duplicates"):
+        refusals += ("duplicate key",)
     try:
         config.from_dict(copy.deepcopy(VALID), (f"{key}={doc.text}",))
     except ConfigError as err:
