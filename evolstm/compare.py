@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,8 @@ from evolstm import cli, config
 from evolstm.atomic import write_text
 from evolstm.config import ConfigError
 from evolstm.plots import plot_learning_curves, value
+from evolstm.runs import new_folder
+from evolstm.stopping import RunStopped
 from evolstm.training import FAILURES, USER_MISTAKES, train
 from evolstm.runs import read_metrics
 
@@ -62,16 +63,20 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    folder = args.out / time.strftime("%Y%m%d-%H%M%S")
-    folder.mkdir(parents=True, exist_ok=False)
     try:
+        folder = new_folder(args.out, "comparison")
         runs = [train(experiment, folder / "runs") for experiment in experiments]
+    except OSError as err:
+        print(f"error: --out {args.out}: cannot make a folder there ({err.strerror or err})", file=sys.stderr)
+        return 2
     except USER_MISTAKES as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except FAILURES as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    except RunStopped as stop:
+        return 128 + stop.signum
     rows = [summarize(run.path) for run in runs]
     write_text(folder / "comparison.json", json.dumps(rows, indent=2) + "\n")
     write_text(folder / "comparison.md", markdown_table(rows))

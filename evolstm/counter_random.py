@@ -27,11 +27,12 @@ def mix32(x: Tensor) -> Tensor:
 
 
 def uniform(keys: Tensor, stream: str, counter: int, count: int) -> Tensor:
-    """Uniform float32 numbers in (0, 1), [N, count]: draws counter * count ... counter * count + count - 1 of each key."""
+    """Uniform float32 numbers in (0, 1), [N, count]: draws counter * count ... counter * count + count - 1 of each key.
+    23 bits each, so that every value (k + 0.5) / 2^23 is exact in float32 and never rounds to 0 or 1."""
     key = mix32((keys.to(torch.int64) & MASK32) ^ STREAMS[stream])
     draws = torch.arange(counter * count, (counter + 1) * count, dtype=torch.int64, device=keys.device)
     bits = mix32(key.unsqueeze(-1) ^ mix32((draws * 0x9E3779B9) & MASK32))
-    return ((bits >> 8).to(torch.float32) + 0.5) * 2.0**-24
+    return ((bits >> 9).to(torch.float32) + 0.5) * 2.0**-23
 
 
 def normal(keys: Tensor, stream: str, counter: int, count: int) -> Tensor:

@@ -39,7 +39,7 @@ class LockstepEnvs:
         self._ended = np.zeros(self.num_envs, dtype=bool)
         self._obs = np.zeros((self.num_envs, *self.single_observation_space.shape), dtype=np.float32)
 
-    def reset(self, *, seed: list[int], options: dict[str, Any] | None = None) -> tuple[Tensor, dict[str, Any]]:
+    def reset(self, *, seed: list[int]) -> tuple[Tensor, dict[str, Any]]:
         """Reset env i with seed[i]."""
         if len(seed) != self.num_envs:
             raise ValueError(f"expected {self.num_envs} seeds, got {len(seed)}")
@@ -55,8 +55,10 @@ class LockstepEnvs:
         terminated = np.zeros(self.num_envs, dtype=bool)
         truncated = np.zeros(self.num_envs, dtype=bool)
         for i in np.flatnonzero(~self._ended):
-            obs, reward, terminated[i], truncated[i], _ = self._call(i, self.envs[i].step, actions_np[i])
-            rewards[i] = self._reward(i, reward)
+            obs, reward, ended, cut, _ = self._call(i, self.envs[i].step, actions_np[i])
+            if not isinstance(ended, (bool, np.bool_)) or not isinstance(cut, (bool, np.bool_)):
+                raise self._error(i, f"terminated and truncated must be booleans, got {ended!r:.30} and {cut!r:.30}")
+            rewards[i], terminated[i], truncated[i] = self._reward(i, reward), ended, cut
             if terminated[i] or truncated[i]:
                 self._ended[i] = True
             else:

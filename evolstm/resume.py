@@ -9,7 +9,7 @@ from typing import Any
 from evolstm import config
 from evolstm.checkpoints import CheckpointError, check_run_state, load_checkpoint
 from evolstm.config import ConfigError, Experiment
-from evolstm.runs import RunDir
+from evolstm.runs import RunDir, RunLock
 
 #: Fields a resume may change with --allow-change: the budget and where/how verbosely the run runs. Everything else
 #: (task, policy, trainer settings, seeds, episodes, backend, threads) would make the continued run a different one.
@@ -20,6 +20,7 @@ SAFE_TO_CHANGE = (
     "trainer.stop_at",
     "log_every",
     "checkpoint_every",
+    "checkpoint_seconds",
     "ray.address",
     "ray.num_cpus",
     "ray.include_dashboard",
@@ -28,9 +29,10 @@ SAFE_TO_CHANGE = (
 
 @dataclass
 class Resume:
-    """A run to continue: its directory and the checkpoint state loaded from it."""
+    """A run to continue: its directory, the lock this process holds on it, and the checkpoint state loaded then."""
 
     run: RunDir
+    lock: RunLock
     state: dict[str, Any]
 
 
@@ -74,13 +76,17 @@ def resume_target(
     source = experiment or run.config_path
     new = config.load(source, overrides) if experiment or overrides else stored
     check_changes(stored, new, allow_change)
-    state = load_checkpoint(run.checkpoint_path)
-    check_run_state(run.checkpoint_path, state)
+    lock = RunLock(run)  # before reading the checkpoint: no other writer can replace it from here on
     try:
-        written_by = config.from_dict(state["config"])
-    except (KeyError, ConfigError):
-        raise CheckpointError(f"{run.checkpoint_path}: does not say which run wrote it") from None
-    foreign = unsafe_changes(config_changes(stored, written_by))
-    if foreign:
-        raise CheckpointError(f"{run.checkpoint_path}: written by a different run ({', '.join(foreign)} differ)")
-    return new, Resume(run, state)
+        state = load_checkpoint(run.checkpoint_path)
+        check_run_state(run.checkpoint_path, state)
+        written = config.flat_fields(state["config"])  # compared as plain data: validating it could import code
+        stored_flat = config.flat_fields(config.to_dict(stored))
+        differ = [key for key in dict.fromkeys([*stored_flat, *written]) if stored_flat.get(key) != written.get(key)]
+        foreign = unsafe_changes(dict.fromkeys(differ, (None, None)))
+        if foreign:
+            raise CheckpointError(f"{run.checkpoint_path}: written by a different run ({', '.join(foreign)} differ)")
+    except BaseException:
+        lock.release()
+        raise
+    return new, Resume(run, lock, state)

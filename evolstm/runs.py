@@ -21,18 +21,10 @@ class RunDir:
 
     @classmethod
     def create(cls, root: Path, name: str) -> RunDir:
-        """A new folder `root/name-YYYYmmdd-HHMMSS` (with -2, -3, ... if that exists already)."""
-        root.mkdir(parents=True, exist_ok=True)
-        stem = f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
-        for attempt in range(1, 1000):
-            path = root / (stem if attempt == 1 else f"{stem}-{attempt}")
-            try:
-                path.mkdir()
-            except FileExistsError:
-                continue
-            (path / "policies").mkdir()
-            return cls(path)
-        raise FileExistsError(f"{root}: too many runs named {stem}")
+        """A new run folder `root/name-YYYYmmdd-HHMMSS` (see new_folder), with its policies folder."""
+        path = new_folder(root, name)
+        (path / "policies").mkdir()
+        return cls(path)
 
     @property
     def metrics_path(self) -> Path:
@@ -86,6 +78,20 @@ class RunDir:
         write_text(self.path / "summary.json", json.dumps(summary, indent=2) + "\n")
 
 
+def new_folder(root: Path, name: str) -> Path:
+    """A folder `root/name-YYYYmmdd-HHMMSS` made now (with -2, -3, ... if that exists already): never another's."""
+    root.mkdir(parents=True, exist_ok=True)
+    stem = f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    for attempt in range(1, 1000):
+        path = root / (stem if attempt == 1 else f"{stem}-{attempt}")
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        return path
+    raise FileExistsError(f"{root}: too many folders named {stem}")
+
+
 class RunLockedError(RuntimeError):
     """Another live process holds the run directory's lock: it is writing that run."""
 
@@ -96,7 +102,10 @@ class RunLock:
 
     def __init__(self, run: RunDir) -> None:
         path = run.path / ".lock"
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)  # not inherited by child processes (PEP 446)
+        try:
+            self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)  # not inherited by child processes (PEP 446)
+        except OSError as err:
+            raise RunLockedError(f"{run.path}: cannot lock the run for writing ({err.strerror or err})") from None
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -33,7 +33,9 @@ class StopRequests:
         if self.signum is not None:
             raise KeyboardInterrupt
         self.signum = signum
-        print(f"\n{signal.Signals(signum).name}: stopping after this generation (again to stop now)", file=sys.stderr)
+        print(
+            f"\n{signal.Signals(signum).name}: stopping after this training step (again to stop now)", file=sys.stderr
+        )
 
     def __enter__(self) -> StopRequests:
         if threading.current_thread() is threading.main_thread():  # signals can only be handled there

@@ -20,7 +20,7 @@ from evolstm import config
 from evolstm.checkpoints import CheckpointError, CheckpointWriter, restore_run
 from evolstm.config import ConfigError, Experiment
 from evolstm.environment import EnvStartError, policy_spec
-from evolstm.evaluation import ClusterError, Evaluator, make_evaluator
+from evolstm.evaluation import ClusterError, Evaluator, WorkerLostError, make_evaluator
 from evolstm.limits import check_memory
 from evolstm.policies import Policy, PolicySpec
 from evolstm.policy_files import save_policy
@@ -33,7 +33,7 @@ from evolstm.trainers import DivergedError, Exported, Trainer, make_trainer
 
 
 #: failures of the env or the training during a run: the run keeps what it has, says why, and exits with code 1
-TRAINING_FAILURES = (EpisodeError, EnvStartError, DivergedError)
+TRAINING_FAILURES = (EpisodeError, EnvStartError, DivergedError, WorkerLostError)
 
 
 class RunFailed(RuntimeError):
@@ -68,18 +68,22 @@ class Run:
         except OSError as err:
             raise ConfigError(f"--out {out_root}: cannot make a run directory there ({err.strerror or err})") from None
         lock = RunLock(directory)
-        directory.write_config(config.to_dict(experiment))
+        try:
+            directory.write_config(config.to_dict(experiment))
+        except BaseException:
+            lock.release()
+            raise
         return cls(directory, lock, experiment, 0, 0.0)
 
     @classmethod
     def reopen(cls, experiment: Experiment, trainer: Trainer, resume: Resume) -> Run:
         """The resumed run brought back to its checkpoint: trainer state restored, later metric rows dropped; nothing
         changes unless this process holds the run's lock."""
-        directory, state = resume.run, resume.state
-        lock = RunLock(directory)
+        directory, state, lock = resume.run, resume.state, resume.lock
         try:
             restore_run(trainer, state)
-        except (KeyError, ValueError, RuntimeError) as err:  # missing entries, foreign classes, tensor sizes
+        except (KeyError, ValueError, RuntimeError, TypeError, AttributeError, IndexError) as err:
+            # the checkpoint is a file from disk: whatever its entries hold, restoring them is parsing
             lock.release()
             reason = " ".join(str(err).split())[:200]  # one line, whatever the damaged entry held
             raise CheckpointError(f"{directory.checkpoint_path}: cannot restore the run from it ({reason})") from None
@@ -231,11 +235,12 @@ def train(
     torch.set_num_threads(experiment.threads)
     torch.manual_seed(experiment.seed)
     np.random.seed(experiment.seed)
-    spec = policy_spec(experiment.task, experiment.policy)
-    check_memory(experiment, spec)  # before anything large is allocated
-    evaluator = make_evaluator(experiment, spec)
     run: Run | None = None
+    evaluator: Evaluator | None = None
     try:
+        spec = policy_spec(experiment.task, experiment.policy)
+        check_memory(experiment, spec)  # before anything large is allocated
+        evaluator = make_evaluator(experiment, spec)
         trainer = make_trainer(experiment, evaluator, spec, Policy(spec).flat())
         run = Run.reopen(experiment, trainer, resume) if resume else Run.create(experiment, out_root)
         if run.complete(trainer):
@@ -260,9 +265,12 @@ def train(
         stopped, failure, mid_step = run.loop(trainer, report)
         final, failure = run.finish(trainer, evaluator, spec, stopped, failure, mid_step)
     finally:
-        evaluator.close()
+        if evaluator is not None:
+            evaluator.close()
         if run is not None:
             run.lock.release()
+        elif resume is not None:  # failed before the run was reopened
+            resume.lock.release()
     if not quiet:
         if stopped is not None:
             stream.write(

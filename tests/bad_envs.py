@@ -7,7 +7,9 @@ from typing import Any
 import gymnasium
 import numpy as np
 
-FAILURES = ("init", "reset", "step", "reset_shape", "step_shape", "str_reward", "array_reward", "reset_tuple")
+FAILURES = (
+    "init", "reset", "step", "reset_shape", "step_shape", "str_reward", "array_reward", "reset_tuple", "array_end",
+)  # fmt: skip
 
 
 class BadEnv(gymnasium.Env):
@@ -37,7 +39,8 @@ class BadEnv(gymnasium.Env):
             raise RuntimeError("sensor unplugged")
         obs = np.zeros(5 if self.fail == "step_shape" else self.observation_space.shape[0], np.float32)
         reward: Any = {"str_reward": "1.0", "array_reward": np.ones(2)}.get(self.fail, 1.0)
-        return obs, reward, self.t == 3, False, {}
+        ended = np.array([False, self.t == 3]) if self.fail == "array_end" else self.t == 3
+        return obs, reward, ended, False, {}
 
 
 if "BadEnv-v0" not in gymnasium.registry:

@@ -242,7 +242,7 @@ def _cases() -> list[Case]:
         ),
         *(
             Case(f"env-{fail}", lambda f, fail=fail: run_cli(f, odd_env(f, fail=fail)), 1, "error: env ")
-            for fail in ("init", "reset", "reset_shape", "step_shape", "str_reward", "array_reward")
+            for fail in ("init", "reset", "reset_shape", "step_shape", "str_reward", "array_reward", "array_end")
         ),
         Case(
             "env-render-human",
@@ -253,6 +253,18 @@ def _cases() -> list[Case]:
         Case("discrete-start", lambda f: run_cli(f, odd_env(f, start=5)), 0, ""),
         Case("checkpoint-no-rows", _resume_damaged(lambda s: s.pop("metrics_rows")), 2, "metrics_rows"),
         Case("checkpoint-negative-rows", _resume_damaged(lambda s: s.update(metrics_rows=-3)), 2, "metrics_rows"),
+        Case(
+            "checkpoint-names-a-module",
+            _resume_damaged(lambda s: s["trainer"]["searcher"]["searcher"].update({"__object__": "this:X"})),
+            2,
+            "not an EvoTorch class",
+        ),
+        Case(
+            "checkpoint-config-names-a-module",
+            _resume_damaged(lambda s: s["config"]["task"].update(id="this:evolstm/TMaze-v0")),
+            2,
+            "written by a different run",
+        ),
         Case(
             "replay-module-id", _replay(_set("info.task", {"id": "this:evolstm/TMaze-v0", "kwargs": {}})), 2, "--task"
         ),

@@ -44,3 +44,4 @@ def test_hostile_input_ends_as_promised(
     if case.code:
         assert err.startswith("error: ") and err.count("\n") == 1 and case.says in err, err
     assert "Beautiful is better than ugly" not in out and not (tmp_path / "PWNED").exists()
+    assert "this" not in sys.modules  # no case may import the module a received file names

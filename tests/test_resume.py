@@ -101,7 +101,7 @@ def test_sigterm_checkpoints_the_last_generation_then_resumes(tmp_path: Path) ->
     run = _wait_for_rows(process, tmp_path / "stopped", rows=5)
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=60) == 128 + signal.SIGTERM
-    assert "SIGTERM: stopping after this generation" in process.stderr.read()
+    assert "SIGTERM: stopping after this training step" in process.stderr.read()
     summary = json.loads((run / "summary.json").read_text())
     assert summary["interrupted"] and summary["checkpoint"]["step"] == len(read_metrics(run))
     assert main(["--resume", str(run), "--quiet"]) == 0

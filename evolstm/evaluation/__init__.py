@@ -20,6 +20,10 @@ class ClusterError(RuntimeError):
     """The Ray cluster cannot be reached or cannot host the workers asked for: one line, exit code 1."""
 
 
+class WorkerLostError(RuntimeError):
+    """A Ray worker kept dying while playing its share (past its restarts): the run stops, keeping its results."""
+
+
 class Evaluator(Protocol):
     """Deterministic given its inputs: member p's episode e is reset with seeds[p, e] and played under `norm`."""
 

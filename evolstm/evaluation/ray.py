@@ -15,10 +15,11 @@ import time
 import numpy as np
 import ray
 import torch
-from ray.exceptions import RayTaskError
+from ray.exceptions import RayActorError, RayTaskError
 from torch import Tensor
 
 from evolstm.config import ConfigError, Experiment, TaskConfig
+from evolstm.evaluation import WorkerLostError
 from evolstm.evaluation.cluster import connect
 from evolstm.normalization import ObsNorm
 from evolstm.policies import PolicySpec
@@ -122,6 +123,11 @@ class RayEvaluator:
                 if isinstance(err.cause, EpisodeError):
                     raise err.cause.shifted(members, episodes) from None
                 raise
+            except RayActorError as err:  # its process died more often than it may be restarted
+                reason = " ".join(str(err).split())[:160]
+                raise WorkerLostError(
+                    f"a Ray worker died {RETRIES + 1} times playing members {members}.., episodes {episodes}..: {reason}"
+                ) from None
         self.last_compute_seconds = max(seconds for _, seconds in parts)
         return [results for results, _ in parts]
 

@@ -164,8 +164,11 @@ class Trainer:
                 _check_vector("best." + name, value, dim)
             if not isinstance(best["value"], float):
                 raise ValueError(f"best.value is {best['value']!r}, not a number")
-        if not isinstance(state["reached"], bool) or not isinstance(stats["count"], int):
+        if not isinstance(state["reached"], bool) or not isinstance(stats["count"], int) or stats["count"] < 0:
             raise ValueError("reached or stats.count has the wrong type")
+        for name, norm in (("", state), ("best.", best or state)):
+            if not (norm["norm_std"].isfinite().all() and (norm["norm_std"] > 0).all()):
+                raise ValueError(f"{name}norm_std must be finite and positive")
         self.steps, self.env_steps = state["steps"], state["env_steps"]
         self._reached = state["reached"] and state["stop_at"] == self._stop_at
         self.stats = ObsStats(stats["total"].numpy(), stats["total_sq"].numpy(), stats["count"])

@@ -204,6 +204,11 @@ class ReinforceTrainer(Trainer):
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        statistics = (state["return_mean"], state["return_std"])
+        if not all(isinstance(v, float) and math.isfinite(v) for v in statistics) or statistics[1] <= 0:
+            raise ValueError(f"return statistics {statistics!r:.60} are not a finite mean and a positive std")
+        if not isinstance(state["returns_seen"], bool):
+            raise ValueError("returns_seen is not a bool")
         super().load_state_dict(state)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])

@@ -9,7 +9,7 @@ the same configuration (which supplies everything structural: the problem, hooks
 from __future__ import annotations
 
 import datetime
-import importlib
+import sys
 from typing import Any
 
 import numpy as np
@@ -67,10 +67,11 @@ def restore(live: Any, saved: Any) -> Any:
     if "__dict__" in saved:
         old = live if isinstance(live, dict) else {}
         return {key: restore(old.get(key), item) for key, item in saved["__dict__"].items()}
-    module, name = saved["__object__"].split(":")
-    cls = getattr(importlib.import_module(module), name)
-    if not module.startswith("evotorch") or not isinstance(cls, type):
-        raise ValueError(f"checkpoint names {saved['__object__']}, not an EvoTorch class")
+    module, _, name = str(saved["__object__"]).partition(":")
+    loaded = sys.modules.get(module) if module == "evotorch" or module.startswith("evotorch.") else None
+    cls = getattr(loaded, name, None)  # only classes of EvoTorch modules already imported: a file imports nothing
+    if not isinstance(cls, type):
+        raise ValueError(f"checkpoint names {saved['__object__']!r:.80}, not an EvoTorch class")
     target = live if type(live) is cls else cls.__new__(cls)
     for key, item in saved["attrs"].items():
         setattr(target, key, restore(getattr(target, key, None), item))

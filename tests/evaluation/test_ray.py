@@ -86,11 +86,31 @@ gymnasium.register("Slow-v0", entry_point=Slow)
 '''
 
 
+DYING_ENV = '''
+import os, gymnasium, numpy as np
+
+class Dying(gymnasium.Env):
+    """Its process dies (as a segfaulting simulator would) on the first step."""
+    observation_space = gymnasium.spaces.Box(0.0, 1.0, (1,), np.float32)
+    action_space = gymnasium.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(1, np.float32), {}
+
+    def step(self, action):
+        os._exit(3)
+
+gymnasium.register("Dying-v0", entry_point=Dying)
+'''
+
+
 @pytest.fixture(scope="module", autouse=True)
 def failing_env_module(ray_cluster: Path) -> None:
     """The failing env's module, importable by the cluster's workers."""
     (ray_cluster / "user_failing.py").write_text(FAILING_ENV)
     (ray_cluster / "user_slow.py").write_text(SLOW_ENV)
+    (ray_cluster / "user_dying.py").write_text(DYING_ENV)
     (ray_cluster / "user_cue_box.py").write_text((Path(__file__).parents[1] / "cue_box.py").read_text())
 
 
@@ -287,3 +307,17 @@ def test_es_on_ray_gives_the_local_runs_metrics(tmp_path: Path) -> None:
             ]
         )
     assert rows[0] == rows[1]
+
+
+def test_a_worker_that_keeps_dying_ends_the_run_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Past its restarts a dead worker is a training failure (exit 1, results kept), not a traceback."""
+    (tmp_path / "e.yaml").write_text(
+        "name: dying\ntask: {id: 'user_dying:Dying-v0'}\npolicy: {hidden: 4}\n"
+        "trainer: {kind: es, algorithm: snes, popsize: 4, episodes: 1, generations: 2}\n"
+        "evaluation: {backend: ray, workers: 1, final_episodes: 2}\n"
+    )
+    assert main([str(tmp_path / "e.yaml"), "--out", str(tmp_path / "runs"), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: a Ray worker died 4 times playing members 0") and err.count("\n") == 1, err
+    (run,) = (tmp_path / "runs").iterdir()
+    assert "a Ray worker died" in json.loads((run / "summary.json").read_text())["error"]
