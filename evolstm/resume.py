@@ -36,9 +36,11 @@ class Resume:
     state: dict[str, Any]
 
 
-def config_changes(stored: Experiment, new: Experiment) -> dict[str, tuple[Any, Any]]:
-    """Fields whose value differs: dotted path -> (stored, new)."""
-    old_flat, new_flat = config.flat_fields(config.to_dict(stored)), config.flat_fields(config.to_dict(new))
+def config_changes(stored: Experiment, new: Experiment | dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """Fields whose value differs: dotted path -> (stored, new). `new` may be a config as plain data (a checkpoint's,
+    compared without validating it, since validating could import a module its task id names)."""
+    old_flat = config.flat_fields(config.to_dict(stored))
+    new_flat = config.flat_fields(new if isinstance(new, dict) else config.to_dict(new))
     keys = dict.fromkeys([*old_flat, *new_flat])
     return {key: (old_flat.get(key), new_flat.get(key)) for key in keys if old_flat.get(key) != new_flat.get(key)}
 
@@ -80,10 +82,7 @@ def resume_target(
     try:
         state = load_checkpoint(run.checkpoint_path)
         check_run_state(run.checkpoint_path, state)
-        written = config.flat_fields(state["config"])  # compared as plain data: validating it could import code
-        stored_flat = config.flat_fields(config.to_dict(stored))
-        differ = [key for key in dict.fromkeys([*stored_flat, *written]) if stored_flat.get(key) != written.get(key)]
-        foreign = unsafe_changes(dict.fromkeys(differ, (None, None)))
+        foreign = unsafe_changes(config_changes(stored, state["config"]))
         if foreign:
             raise CheckpointError(f"{run.checkpoint_path}: written by a different run ({', '.join(foreign)} differ)")
     except BaseException:

@@ -51,20 +51,30 @@ class LSTMCell(Cell):
     @staticmethod
     def step(w: dict[str, Tensor], x: Tensor, state: State, probe: Probe | None) -> tuple[Tensor, State]:
         """c = f c + i g, h = o tanh(c); probe: input/forget/output gates and the cell input."""
-        h, c = state
-        gates = torch.baddbmm(torch.baddbmm(w["b"], x, w["w_in"]), h, w["w_h"])
-        i, f, g, o = gates.chunk(4, dim=-1)
-        input_gate, forget_gate, cell_input = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g)
-        c = forget_gate * c + input_gate * cell_input
-        output_gate = torch.sigmoid(o)
-        h = output_gate * torch.tanh(c)
-        if probe is not None:
-            probe.append(
-                {
-                    "input_gate": input_gate,
-                    "forget_gate": forget_gate,
-                    "output_gate": output_gate,
-                    "cell_input": cell_input,
-                }
-            )
-        return h, (h, c)
+        return lstm_step(w, x, state, probe)
+
+
+def lstm_step(
+    w: dict[str, Tensor], x: Tensor, state: State, probe: Probe | None, peep: Tensor | None = None
+) -> tuple[Tensor, State]:
+    """One LSTM layer step for every member; with `peep` [P, 3, 1, H] the input and forget gates also see c_{t-1}
+    and the output gate sees c_t (the peephole LSTM)."""
+    h, c = state
+    gates = torch.baddbmm(torch.baddbmm(w["b"], x, w["w_in"]), h, w["w_h"])
+    i, f, g, o = gates.chunk(4, dim=-1)
+    if peep is not None:
+        i, f = i + peep[:, 0] * c, f + peep[:, 1] * c
+    input_gate, forget_gate, cell_input = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g)
+    c = forget_gate * c + input_gate * cell_input
+    output_gate = torch.sigmoid(o if peep is None else o + peep[:, 2] * c)
+    h = output_gate * torch.tanh(c)
+    if probe is not None:
+        probe.append(
+            {
+                "input_gate": input_gate,
+                "forget_gate": forget_gate,
+                "output_gate": output_gate,
+                "cell_input": cell_input,
+            }
+        )
+    return h, (h, c)

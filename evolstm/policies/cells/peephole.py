@@ -16,6 +16,7 @@ from evolstm.policies.cells.base import (
     recurrent_matrix,
     step_layers,
 )
+from evolstm.policies.cells.lstm import lstm_step
 
 
 class PeepholeLSTM(nn.Module):
@@ -85,22 +86,4 @@ class PeepholeCell(Cell):
     @staticmethod
     def step(w: dict[str, Tensor], x: Tensor, state: State, probe: Probe | None) -> tuple[Tensor, State]:
         """Input and forget gates see c_{t-1}, the output gate sees c_t; probe as for the LSTM."""
-        h, c = state
-        gates = torch.baddbmm(torch.baddbmm(w["b"], x, w["w_in"]), h, w["w_h"])
-        i, f, g, o = gates.chunk(4, dim=-1)
-        peep = w["peep"]
-        i, f = i + peep[:, 0] * c, f + peep[:, 1] * c
-        input_gate, forget_gate, cell_input = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g)
-        c = forget_gate * c + input_gate * cell_input
-        output_gate = torch.sigmoid(o + peep[:, 2] * c)
-        h = output_gate * torch.tanh(c)
-        if probe is not None:
-            probe.append(
-                {
-                    "input_gate": input_gate,
-                    "forget_gate": forget_gate,
-                    "output_gate": output_gate,
-                    "cell_input": cell_input,
-                }
-            )
-        return h, (h, c)
+        return lstm_step(w, x, state, probe, w["peep"])
