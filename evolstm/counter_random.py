@@ -1,20 +1,25 @@
 """Counter-based random numbers: a hash of (key, stream, draw index) in integer tensor ops, so that an episode's
-draws depend only on its own key and step, never on the batch size, the device or the episode's position in a batch.
+draws depend only on its own key and draw index, never on the batch size, the device or the episode's position in a
+batch. The key of an episode is its reset seed: evolstm's tasks draw their start states (and REINFORCE its actions)
+from it, in one batched call on the device, and a task's scalar form draws through the same functions.
 
 Values are 32-bit, held in int64 tensors: products wrap modulo 2^64, which leaves their low 32 bits exact on every
-device, and every shift is applied to non-negative values.
+device, and every shift is applied to non-negative values. Keys are any int64 (seeds in [0, 2^64) as two's
+complement); both of their 32-bit halves enter the hash.
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import Tensor
 
 MASK32 = 0xFFFFFFFF
+GOLDEN = 0x9E3779B9
 #: separate streams so that e.g. action sampling never reuses the numbers of another purpose with the same key
-STREAMS = {"actions": 0x5EED_A5C1}
+STREAMS = {"actions": 0x5EED_A5C1, "starts": 0x57A2_7E55, "successor": 0x0B5E_55ED}
 
 
 def mix32(x: Tensor) -> Tensor:
@@ -26,13 +31,50 @@ def mix32(x: Tensor) -> Tensor:
     return x ^ (x >> 16)
 
 
+def stream_keys(keys: Tensor, stream: str) -> Tensor:
+    """A 32-bit key per (key, stream); for keys below 2^32 the high half adds mix32(0) = 0. An env that draws every
+    step keeps these in its state, so that a step hashes only the draw index."""
+    keys = keys.to(torch.int64)
+    high = mix32((keys >> 32) & MASK32)
+    return mix32(((keys & MASK32) ^ STREAMS[stream]) ^ high)
+
+
+def keyed_bits(streams: Tensor, draws: Tensor) -> Tensor:
+    """32 random bits (int64 in [0, 2^32)) for draw `draws` of each stream key (see stream_keys); `draws` (int64)
+    broadcasts against `streams.unsqueeze(-1)`, e.g. [count] for the same draws of every key or [N, count]."""
+    return mix32(streams.unsqueeze(-1) ^ mix32((draws * GOLDEN) & MASK32))
+
+
+def bits(keys: Tensor, stream: str, draws: Tensor) -> Tensor:
+    """32 random bits for draw `draws` of each key in `stream`: keyed_bits(stream_keys(keys, stream), draws)."""
+    return keyed_bits(stream_keys(keys, stream), draws)
+
+
+def _draws(counter: int, count: int, device: torch.device) -> Tensor:
+    """Draw indices counter * count ... counter * count + count - 1."""
+    return torch.arange(counter * count, (counter + 1) * count, dtype=torch.int64, device=device)
+
+
 def uniform(keys: Tensor, stream: str, counter: int, count: int) -> Tensor:
     """Uniform float32 numbers in (0, 1), [N, count]: draws counter * count ... counter * count + count - 1 of each key.
     23 bits each, so that every value (k + 0.5) / 2^23 is exact in float32 and never rounds to 0 or 1."""
-    key = mix32((keys.to(torch.int64) & MASK32) ^ STREAMS[stream])
-    draws = torch.arange(counter * count, (counter + 1) * count, dtype=torch.int64, device=keys.device)
-    bits = mix32(key.unsqueeze(-1) ^ mix32((draws * 0x9E3779B9) & MASK32))
-    return ((bits >> 9).to(torch.float32) + 0.5) * 2.0**-23
+    drawn = bits(keys, stream, _draws(counter, count, keys.device))
+    return ((drawn >> 9).to(torch.float32) + 0.5) * 2.0**-23
+
+
+def uniform64(keys: Tensor, stream: str, draws: Tensor) -> Tensor:
+    """Uniform float64 numbers in (0, 1) with 32 bits each ((k + 0.5) / 2^32, exact), for draws `draws` (see bits)."""
+    return (bits(keys, stream, draws).to(torch.float64) + 0.5) * 2.0**-32
+
+
+def integers(keys: Tensor, stream: str, draws: Tensor, high: int) -> Tensor:
+    """Integers in [0, high) (int64, high <= 2^31) for draws `draws` of each key (see below)."""
+    return below(bits(keys, stream, draws), high)
+
+
+def below(drawn: Tensor, high: int) -> Tensor:
+    """32-bit draws as integers in [0, high): floor(bits * high / 2^32), exact integer arithmetic."""
+    return (drawn * int(high)) >> 32
 
 
 def normal(keys: Tensor, stream: str, counter: int, count: int) -> Tensor:
@@ -44,3 +86,35 @@ def normal(keys: Tensor, stream: str, counter: int, count: int) -> Tensor:
 def gumbel(keys: Tensor, stream: str, counter: int, count: int) -> Tensor:
     """Standard Gumbel float32 numbers [N, count]: argmax(logits + gumbel) samples the categorical of the logits."""
     return -torch.log(-torch.log(uniform(keys, stream, counter, count)))
+
+
+def successor(keys: Tensor) -> Tensor:
+    """The next key of each key's chain (a non-negative int64): what a reset without a seed continues with."""
+    low, high = bits(keys, "successor", torch.arange(2, device=keys.device)).unbind(-1)
+    return ((high >> 1) << 32) | low
+
+
+def as_keys(seeds: object, count: int, device: torch.device) -> Tensor:
+    """Seeds as int64 keys [count] on `device`: a tensor, an array or a list of ints in [0, 2^64) (two's complement
+    above 2^63), or one int s meaning s, s + 1, ..., s + count - 1 (Gymnasium's rule for vector envs)."""
+    if isinstance(seeds, (int, np.integer)):
+        return torch.arange(count, dtype=torch.int64, device=device) + _check_seed(int(seeds))
+    if isinstance(seeds, Tensor):
+        keys = seeds.to(device=device, dtype=torch.int64)
+    else:
+        array = np.asarray(seeds)
+        if array.dtype == object or array.dtype.kind not in "iu":
+            array = np.array([_check_seed(int(s)) for s in array.reshape(-1)], dtype=np.int64)
+        elif array.dtype.kind == "i" and array.size and int(array.min()) < 0:
+            raise ValueError(f"seeds must be integers in [0, 2^64), got {int(array.min())}")
+        keys = torch.as_tensor(array.astype(np.uint64, copy=False).view(np.int64), device=device)
+    if keys.shape != (count,):
+        raise ValueError(f"expected {count} seeds, got shape {tuple(keys.shape)}")
+    return keys
+
+
+def _check_seed(seed: int) -> int:
+    """A seed in [0, 2^64) as a signed 64-bit int (ValueError otherwise)."""
+    if not 0 <= seed < 2**64:
+        raise ValueError(f"seeds must be integers in [0, 2^64), got {seed}")
+    return seed - 2**64 if seed >= 2**63 else seed

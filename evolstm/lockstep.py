@@ -39,7 +39,7 @@ class LockstepEnvs:
         self._ended = np.zeros(self.num_envs, dtype=bool)
         self._obs = np.zeros((self.num_envs, *self.single_observation_space.shape), dtype=np.float32)
 
-    def reset(self, *, seed: list[int]) -> tuple[Tensor, dict[str, Any]]:
+    def reset(self, *, seed: np.ndarray | list[int]) -> tuple[Tensor, dict[str, Any]]:
         """Reset env i with seed[i]."""
         if len(seed) != self.num_envs:
             raise ValueError(f"expected {self.num_envs} seeds, got {len(seed)}")

@@ -2,14 +2,16 @@
 seeded resets, masking finished episodes, gathering returns, lengths, observation statistics and trajectories.
 
 The vector env has autoreset disabled and keeps stepping (or, in lockstep, skips) finished episodes; they are masked
-out here, so the loop has no data-dependent indexing. On a GPU it copies to the host only to check, every
-`SYNC_EVERY` steps, whether any episode is still running.
+out here. On a GPU the loop copies to the host only to check, every `SYNC_EVERY` steps, whether any episode is still
+running; at those checks, a batched loop may also drop the members that have finished (`compact`). One loop step
+(policy step, action, env step, bookkeeping) is one function, `lockstep`, that `evolstm.fused` can compile whole.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 import torch
@@ -19,8 +21,11 @@ from evolstm.lockstep import EnvStepError
 from evolstm.normalization import ObsNorm, ObsStats
 from evolstm.policies import PolicySpec, State
 from evolstm.sampling import ActionFn, greedy
+from evolstm.tasks.batched import select_envs
 
 SYNC_EVERY = 16
+#: with `compact`, the loop drops the members whose episodes have all ended once they are this share of the batch
+COMPACT_SHARE = 0.5
 
 
 class VectorEnv(Protocol):
@@ -28,7 +33,7 @@ class VectorEnv(Protocol):
 
     num_envs: int
 
-    def reset(self, *, seed: list[int]) -> tuple[Tensor, dict[str, Any]]: ...
+    def reset(self, *, seed: np.ndarray) -> tuple[Tensor, dict[str, Any]]: ...
 
     def step(self, actions: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, dict[str, Any]]: ...
 
@@ -41,6 +46,35 @@ class SteppedPolicy(Protocol):
     def initial_state(self, batch: int) -> State: ...
 
     def step(self, obs: Tensor, state: State) -> tuple[Tensor, State]: ...
+
+
+class Carry(NamedTuple):
+    """What one loop step hands the next: the observations, the policy's state, which episodes still run, and the
+    returns, lengths and observation sums so far (all [N] or [N, obs] over the N = P x E episodes)."""
+
+    obs: Tensor
+    state: State
+    alive: Tensor
+    returns: Tensor
+    lengths: Tensor
+    seen_sum: Tensor
+    seen_sq: Tensor
+
+
+class Played(NamedTuple):
+    """One step as REINFORCE records it: the policy's inputs [P, E, obs], the action taken [P, E, ...], the reward
+    earned and who was alive [N]."""
+
+    inputs: Tensor
+    taken: Tensor
+    earned: Tensor
+    alive: Tensor
+
+
+#: (envs, policy, normalize, act, (members, episodes), step number, carry) -> (next carry, the step as played)
+Lockstep = Callable[
+    [Any, SteppedPolicy, Callable[[Tensor], Tensor], ActionFn, tuple[int, int], int, Carry], tuple[Carry, Played]
+]
 
 
 @dataclass(frozen=True)
@@ -82,6 +116,39 @@ class EpisodeResults:
         return int(self.lengths.sum())
 
 
+def lockstep(
+    envs: Any,
+    policy: SteppedPolicy,
+    normalize: Callable[[Tensor], Tensor],
+    act: ActionFn,
+    shape: tuple[int, int],
+    t: int,
+    carry: Carry,
+) -> tuple[Carry, Played]:
+    """One step of every episode: the policy acts on the normalized observations, the envs step, and the episodes
+    that were still running add their reward, their step and their new observation to the sums."""
+    members, episodes = shape
+    x = normalize(carry.obs.view(members, episodes, -1))
+    out, state = policy.step(x, carry.state)
+    env_actions, taken = act(out, t)
+    count = members * episodes
+    obs, reward, terminated, truncated, _ = envs.step(env_actions.reshape(count, *env_actions.shape[2:]))
+    alive = carry.alive
+    earned = reward * alive
+    still = alive & ~(terminated | truncated)
+    kept = obs.double() * still.unsqueeze(1)
+    played = Played(x, taken, earned, alive)
+    return Carry(
+        obs,
+        state,
+        still,
+        carry.returns + earned,
+        carry.lengths + alive,
+        carry.seen_sum + kept.sum(0),
+        carry.seen_sq + (kept * kept).sum(0),  # still is 0 or 1, so kept^2 = obs^2 * still
+    ), played
+
+
 @torch.no_grad()
 def play(
     envs: VectorEnv,
@@ -90,50 +157,76 @@ def play(
     norm: ObsNorm,
     act: ActionFn | None = None,
     record: bool = False,
+    step: Lockstep = lockstep,
+    compact: bool = False,
 ) -> EpisodeResults:
     """Play one episode in each env, env p * E + e for member p with seed seeds[p, e], all members in lockstep.
 
-    `act` turns head outputs into actions (greedy by default); with `record` the padded trajectories come back too.
+    `act` turns head outputs into actions (greedy by default); with `record` the padded trajectories come back too;
+    `step` is the loop step (`lockstep`, or its compiled form from `evolstm.fused`). With `compact` (a batched env,
+    a `PopulationPolicy`, eager steps), whenever at least COMPACT_SHARE of the members have ended all their episodes,
+    the loop goes on with the others only (at a host check it makes anyway), so that long episodes of a few members
+    do not keep the whole population stepping; each member's results stay exactly what they would have been.
     """
     act = act or greedy(policy.spec)
     members, episodes = seeds.shape
     count = members * episodes
     try:
-        obs = envs.reset(seed=[int(s) for s in seeds.reshape(-1)])[0]
+        obs = envs.reset(seed=seeds.reshape(-1))[0]  # an array: no per-env Python
     except EnvStepError as err:
         raise EpisodeError(err.env_id, err.index // episodes, err.index % episodes, err.cause) from err
     device = obs.device
     normalize = norm.on(device)
-    alive = torch.ones(count, dtype=torch.bool, device=device)
-    returns = torch.zeros(count, dtype=torch.float64, device=device)
-    lengths = torch.zeros(count, dtype=torch.int64, device=device)
-    seen_sum, seen_sq = obs.double().sum(0), obs.double().square().sum(0)
-    steps: list[tuple[Tensor, Tensor, Tensor, Tensor]] = []
-    state = policy.initial_state(episodes)
+    carry = Carry(
+        obs,
+        policy.initial_state(episodes),
+        torch.ones(count, dtype=torch.bool, device=device),
+        torch.zeros(count, dtype=torch.float64, device=device),
+        torch.zeros(count, dtype=torch.int64, device=device),
+        obs.double().sum(0),
+        obs.double().square().sum(0),
+    )
+    returns, lengths = carry.returns.clone(), carry.lengths.clone()  # every env's, written back when compacting
+    rows = torch.arange(count, device=device)  # which env each row of the carry is
+    steps: list[Played] = []
     sync_every = 1 if device.type == "cpu" else SYNC_EVERY  # a host check is free on the CPU
-    t = 0
+    playing, t = members, 0
     while True:
-        x = normalize(obs.view(members, episodes, -1))
-        out, state = policy.step(x, state)
-        env_actions, taken = act(out, t)
         try:
-            obs, reward, terminated, truncated, _ = envs.step(env_actions.reshape(count, *env_actions.shape[2:]))
+            carry, played = step(envs, policy, normalize, act, (playing, episodes), t, carry)
         except EnvStepError as err:
             raise EpisodeError(err.env_id, err.index // episodes, err.index % episodes, err.cause) from err
-        returns += reward * alive
-        lengths += alive
         if record:
+            inputs, taken = played.inputs, played.taken
             steps.append(
-                (x.reshape(count, -1), taken.reshape(count, *taken.shape[2:]), (reward * alive).float(), alive)
+                Played(
+                    inputs.reshape(count, -1),
+                    taken.reshape(count, *taken.shape[2:]),
+                    played.earned.float(),
+                    played.alive,
+                )
             )
-        alive = alive & ~(terminated | truncated)
-        kept = obs.double() * alive.unsqueeze(1)
-        seen_sum += kept.sum(0)
-        seen_sq += (kept * kept).sum(0)  # alive is 0 or 1, so kept^2 = obs^2 * alive
         t += 1
-        if t % sync_every == 0 and not bool(alive.any()):
-            break
-    stats = ObsStats(seen_sum.cpu().numpy(), seen_sq.cpu().numpy(), int(lengths.sum()))
+        if t % sync_every:
+            continue
+        if not compact:
+            if not bool(carry.alive.any()):
+                break
+            continue
+        going = carry.alive.view(playing, episodes).any(dim=1)
+        still = int(going.sum())
+        if still <= playing * (1 - COMPACT_SHARE):
+            returns[rows], lengths[rows] = carry.returns, carry.lengths
+            if still == 0:
+                break
+            kept = going.nonzero().squeeze(1)
+            env_rows = (kept.unsqueeze(1) * episodes + torch.arange(episodes, device=device)).reshape(-1)
+            envs, policy, rows = select_envs(envs, env_rows), policy.select(kept), rows[env_rows]
+            carry = _select(carry, kept, env_rows)
+            playing = still
+    if not compact:
+        returns, lengths = carry.returns, carry.lengths
+    stats = ObsStats(carry.seen_sum.cpu().numpy(), carry.seen_sq.cpu().numpy(), int(lengths.sum()))
     trajectories = None
     if record:
         inputs, taken, rewards, valid = (torch.stack(part) for part in zip(*steps))
@@ -141,3 +234,12 @@ def play(
         trajectories = Trajectories(inputs[:last], taken[:last], rewards[:last], valid[:last])
     shape = (members, episodes)
     return EpisodeResults(returns.view(shape).cpu().numpy(), lengths.view(shape).cpu().numpy(), stats, trajectories)
+
+
+def _select(carry: Carry, members: Tensor, env_rows: Tensor) -> Carry:
+    """The carry of only the members `members` (whose envs are `env_rows`)."""
+    state = tuple(s.index_select(1, members) for s in carry.state)
+    obs, alive, returns, lengths = (
+        x.index_select(0, env_rows) for x in (carry.obs, carry.alive, carry.returns, carry.lengths)
+    )
+    return Carry(obs, state, alive, returns, lengths, carry.seen_sum, carry.seen_sq)

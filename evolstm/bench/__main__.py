@@ -68,11 +68,12 @@ def _model_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=_at_least(1), default=1, help="torch intra-op threads (default: %(default)s)")
 
 
-def _agreement_line(task_id: str, device: str, popsize: int, episodes: int, difference: float) -> str:
+def _agreement_line(task_id: str, device: str, popsize: int, episodes: int, agreement: tuple[float, float]) -> str:
     """The agreement check's result, the difference written exactly (repr), so that 0.0 means bit-identical."""
+    difference, same = agreement
     return (
         f"{task_id}: largest |return(local) - return(batched {device})| over {popsize} members x {episodes} "
-        f"episode(s) = {difference!r}"
+        f"episode(s) = {difference!r} ({same:.1%} of the returns identical)"
     )
 
 
@@ -83,41 +84,82 @@ def _throughput_flags(parser: argparse.ArgumentParser) -> None:
         "--kwargs", type=_mapping, default={}, help="task kwargs as a YAML mapping, e.g. '{length: 10}'"
     )
     _model_flags(parser)
-    parser.add_argument("--popsizes", type=_list_of(1), default=[32, 256], help="comma-separated population sizes")
-    parser.add_argument("--episodes", type=_at_least(1), default=1, help="episodes per member")
-    parser.add_argument("--repeats", type=_at_least(1), default=3, help="timed repeats per figure (median)")
+    parser.add_argument(
+        "--popsizes", type=_list_of(1), default=[32, 256], help="comma-separated population sizes (default: 32,256)"
+    )
+    parser.add_argument("--episodes", type=_at_least(1), default=1, help="episodes per member (default: %(default)s)")
+    parser.add_argument(
+        "--repeats", type=_at_least(1), default=3, help="timed repeats per figure, median (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--peers-up-to",
+        type=_at_least(1),
+        default=4096,
+        help="largest population for the paths that loop over members in Python: evolstm local, EvoTorch GymNE and "
+        "VecGymNE on scalar envs (default: %(default)s)",
+    )
+    parser.add_argument("--no-compile", action="store_true", help="skip evolstm's compiled path")
     parser.add_argument("--no-evotorch", action="store_true", help="skip EvoTorch's GymNE/VecGymNE")
+    parser.add_argument("--no-evox", action="store_true", help="skip EvoX (needs `pip install evolstm[bench]`)")
+
+
+def _versions() -> str:
+    """The versions of everything a throughput table compares."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for package in ("evolstm", "torch", "gymnasium", "evotorch", "evox"):
+        try:
+            found.append(f"{package} {version(package)}")
+        except PackageNotFoundError:
+            found.append(f"{package} (not installed)")
+    return ", ".join(found)
 
 
 def _throughput(args: argparse.Namespace) -> list[dict[str, Any]]:
     """Agreement of local and batched cpu at the smallest population, then the throughput table."""
+    from evolstm.bench.memory import return_freed_memory
     from evolstm.bench.populations import agreement
     from evolstm.bench.throughput import throughput
     from evolstm.bench.timing import format_table
 
     if args.kwargs and not args.task:
         raise ConfigError("--kwargs: name the task they are for with --task")
+    peers = {"compile", "evotorch", "evox"} - {p for p in ("compile", "evotorch", "evox") if getattr(args, f"no_{p}")}
+    if "evox" in peers:
+        try:
+            import evox  # noqa: F401
+        except ImportError:
+            raise ConfigError("EvoX is not installed: pip install 'evolstm[bench]', or pass --no-evox") from None
+    return_freed_memory()
     tasks = [{"id": args.task, "kwargs": args.kwargs}] if args.task else DEFAULT_TASKS
     smallest = min(args.popsizes)
     rows = []
     for task in tasks:
-        difference = agreement(task, args.hidden, smallest, args.episodes)
-        print(_agreement_line(task["id"], "cpu", smallest, args.episodes, difference), flush=True)
-        rows += throughput(task, args.hidden, args.popsizes, args.episodes, args.repeats, not args.no_evotorch)
+        agreed = agreement(task, args.hidden, smallest, args.episodes)
+        print(_agreement_line(task["id"], "cpu", smallest, args.episodes, agreed), flush=True)
+        rows += throughput(task, args.hidden, args.popsizes, args.episodes, args.repeats, peers, args.peers_up_to)
     print(f"torch threads: {args.threads}; LSTM hidden {args.hidden}; {args.episodes} episode(s) per member")
+    print(_versions())
     print(format_table(rows))
     return rows
 
 
+#: envs of the GPU sweep: 1k to 1M (populations 64 to 65,536 of 16 episodes); the CPU's stops at 64k
+GPU_POPSIZES, CPU_POPSIZES, SWEEP_EPISODES = [64, 256, 1024, 4096, 16384, 65536], [64, 256, 1024, 4096], 16
+
+
 def _populations_flags(parser: argparse.ArgumentParser) -> None:
     """Flags of `populations`."""
-    parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"], help="where the batched path runs")
+    parser.add_argument(
+        "--device", default="cuda", choices=["cuda", "cpu"], help="where the batched path runs (default: cuda)"
+    )
     _model_flags(parser)
     parser.add_argument(
         "--popsizes",
         type=_list_of(1),
-        default=[1024, 4096, 16384, 65536],
-        help="comma-separated population sizes (default: 1024,4096,16384,65536)",
+        help=f"comma-separated population sizes (default: {','.join(map(str, GPU_POPSIZES))} on cuda, "
+        f"{','.join(map(str, CPU_POPSIZES))} on cpu: with {SWEEP_EPISODES} episodes, 1k to 1M or 64k envs)",
     )
     parser.add_argument(
         "--agreement-popsize",
@@ -125,27 +167,68 @@ def _populations_flags(parser: argparse.ArgumentParser) -> None:
         default=256,
         help="members in the agreement check (default: %(default)s)",
     )
-    parser.add_argument("--episodes", type=_at_least(1), default=1, help="episodes per member")
-    parser.add_argument("--repeats", type=_at_least(1), default=3, help="timed repeats per figure (median)")
+    parser.add_argument(
+        "--episodes", type=_at_least(1), default=SWEEP_EPISODES, help="episodes per member (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--repeats", type=_at_least(1), default=3, help="timed repeats per figure, median (default: %(default)s)"
+    )
+    parser.add_argument("--compile", action="store_true", help="also time the compiled path (evaluation.compile)")
 
 
 def _populations(args: argparse.Namespace) -> list[dict[str, Any]]:
     """Agreement of the device's returns with the local path, then throughput per population size and the peak."""
+    from evolstm.bench.memory import return_freed_memory
     from evolstm.bench.populations import agreement, populations
     from evolstm.bench.timing import format_table
 
     if args.device == "cuda" and not torch.cuda.is_available():
         raise ConfigError("--device cuda: torch sees no CUDA device (use --device cpu)")
+    return_freed_memory()
+    popsizes = args.popsizes or (GPU_POPSIZES if args.device == "cuda" else CPU_POPSIZES)
     rows = []
     for task in DEFAULT_TASKS:
-        difference = agreement(task, args.hidden, args.agreement_popsize, args.episodes, args.device)
-        print(_agreement_line(task["id"], args.device, args.agreement_popsize, args.episodes, difference), flush=True)
-        rows += populations(task, args.hidden, args.popsizes, args.episodes, args.device, args.repeats)
-    print(f"device {args.device}; torch threads: {args.threads}; LSTM hidden {args.hidden}")
+        for compile in [False, True] if args.compile else [False]:
+            agreed = agreement(task, args.hidden, args.agreement_popsize, 1, args.device, compile)
+            device = f"{args.device}{' compiled' if compile else ''}"
+            print(_agreement_line(task["id"], device, args.agreement_popsize, 1, agreed), flush=True)
+            rows += populations(task, args.hidden, popsizes, args.episodes, args.device, args.repeats, compile)
+    name = torch.cuda.get_device_name() if args.device == "cuda" else "cpu"
+    print(f"device {name}; torch {torch.__version__}; torch threads: {args.threads}; LSTM hidden {args.hidden}")
     print(format_table(rows))
     for task in DEFAULT_TASKS:
         peak = max((r for r in rows if r["task"] == task["id"]), key=lambda r: r["env_steps_per_s"])
-        print(f"{task['id']}: peak {peak['env_steps_per_s']:,.0f} env steps/s at population {peak['popsize']}")
+        print(
+            f"{task['id']}: peak {peak['env_steps_per_s']:,.0f} env steps/s ({peak['path']}) at {peak['envs']:,} envs,"
+            f" {peak['peak_mb']:,.0f} MB peak memory growth"
+        )
+    return rows
+
+
+def _resets_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags of `resets`."""
+    parser.add_argument("--device", default="cpu", choices=["cuda", "cpu"], help="where the envs live (default: cpu)")
+    parser.add_argument(
+        "--sizes",
+        type=_list_of(1),
+        default=[1024, 4096, 16384, 65536, 262144],
+        help="comma-separated env counts (default: 1024,4096,16384,65536,262144)",
+    )
+    parser.add_argument("--repeats", type=_at_least(1), default=7, help="timed resets per size, median (default: 7)")
+    parser.add_argument("--threads", type=_at_least(1), default=1, help="torch intra-op threads (default: 1)")
+
+
+def _resets(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Reset time per env count for every batched task."""
+    from evolstm.bench.resets import format_table, reset_times
+
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda: torch sees no CUDA device (use --device cpu)")
+    rows = []
+    for task in [*DEFAULT_TASKS, {"id": "evolstm/TMaze-v0", "kwargs": {}}]:
+        rows += reset_times(task, args.sizes, args.device, args.repeats)
+    print(f"device {args.device}; torch {torch.__version__}; torch threads: {args.threads}; one seed per env")
+    print(format_table(rows))
     return rows
 
 
@@ -214,7 +297,7 @@ class Command:
 
 COMMANDS: dict[str, Command] = {
     "throughput": Command(
-        "env steps/s of local, batched and EvoTorch evaluation at a few population sizes",
+        "env steps/s and memory per member of evolstm (local, batched, compiled), the bare step, EvoTorch and EvoX",
         _throughput_flags,
         _throughput,
     ),
@@ -223,6 +306,11 @@ COMMANDS: dict[str, Command] = {
         "checking that it scores exactly as the local path",
         _populations_flags,
         _populations,
+    ),
+    "resets": Command(
+        "time to reset 1k to 262k envs of each batched task (start states drawn on the device)",
+        _resets_flags,
+        _resets,
     ),
     "ray-workers": Command(
         "seconds per generation in-process vs on 1, 2, ... Ray workers (CPU-bound env), and Ray's overhead",

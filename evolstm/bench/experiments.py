@@ -41,11 +41,13 @@ def bench_experiment(
     )
 
 
-def population(spec: PolicySpec, popsize: int, seed: int = 0) -> torch.Tensor:
+def population(spec: PolicySpec, popsize: int, seed: int = 0, device: torch.device | None = None) -> torch.Tensor:
     """A reproducible population [popsize, D]: a default-initialised network perturbed by N(0, PARAM_STDEV^2), its
-    init and the perturbations both drawn from `seed` (torch's global generator is left as it was)."""
+    init and the perturbations both drawn from `seed` (torch's global generator is left as it was); drawn on `device`
+    (another device draws other perturbations; the default, the CPU, gives the same ones everywhere)."""
+    device = device or torch.device("cpu")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        center = Policy(spec).flat()
-    generator = torch.Generator().manual_seed(seed)
-    return center + PARAM_STDEV * torch.randn(popsize, center.numel(), generator=generator)
+        center = Policy(spec).flat().to(device)
+    generator = torch.Generator(device).manual_seed(seed)
+    return center + PARAM_STDEV * torch.randn(popsize, center.numel(), generator=generator, device=device)

@@ -1,18 +1,25 @@
-"""Throughput of population evaluation: env steps/s of the local per-env path, the batched path (cpu, and cuda when
-present) and EvoTorch's GymNE / VecGymNE, for several population sizes, plus the bare tensor cost of one batched step.
+"""Throughput of population evaluation, every path in one run: env steps/s and peak memory per member of evolstm's
+local path, its batched path (eager and compiled, cpu and cuda when present), the bare batched step, EvoTorch's GymNE
+and VecGymNE (on Gymnasium's scalar envs and on evolstm's batched env) and EvoX's OpenES over a vmapped LSTM.
+
+Every path plays the same task with an LSTM of the same size; evolstm's paths and EvoX's evaluation play the same
+population (evolstm's benchmark population; EvoX's policy has evolstm's parameter layout), EvoTorch's draw theirs
+from N(0, PARAM_STDEV^2) (its own layout). Paths that loop over members in Python (evolstm local, GymNE, VecGymNE on
+scalar envs) run only up to `peers_up_to` members.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
 
-from evolstm.bench.evotorch_baseline import evotorch_throughput
 from evolstm.bench.experiments import PARAM_STDEV, bench_experiment, population
+from evolstm.bench.memory import PeakMemory
 from evolstm.bench.timing import evaluator_row, median_time
 from evolstm.config import TaskConfig
-from evolstm.environment import make_vector_env, policy_spec
+from evolstm.environment import has_batched_form, make_vector_env, policy_spec
 from evolstm.evaluation.vector import VectorEvaluator
 from evolstm.policies import PolicySpec, PopulationPolicy
 
@@ -42,49 +49,152 @@ def bare_step_cost(
     return seconds / steps
 
 
+def _measured(device: torch.device, popsize: int, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """The row `run` returns, with the peak memory growth while it ran (building, warm-up and timed repeats: envs,
+    populations, states and, for compiled paths, the compiler's own) per member."""
+    with PeakMemory(device) as peak:
+        row = run()
+    return {**row, "peak_mb": peak.bytes / 2**20, "kb_per_member": peak.bytes / 1024 / popsize}
+
+
+class Paths:
+    """The rows of one (task, population): each path timed on the same population and episode count."""
+
+    def __init__(self, task: dict[str, Any], hidden: int, popsize: int, episodes: int, repeats: int) -> None:
+        self.experiment = bench_experiment(task, hidden, episodes)
+        self.spec = policy_spec(self.experiment.task, self.experiment.policy)
+        self.params = population(self.spec, popsize)
+        self.hidden, self.popsize, self.episodes, self.repeats = hidden, popsize, episodes, repeats
+        self.kwargs = self.experiment.task.kwargs or None
+
+    def evolstm(self, vectorization: str, device: str, compile: bool = False) -> dict[str, Any]:
+        """evolstm scoring the population on the local path or the batched one (eager or compiled)."""
+        name = (
+            "evolstm local" if vectorization == "local" else f"evolstm {'compiled' if compile else 'batched'} {device}"
+        )
+
+        def run() -> dict[str, Any]:
+            evaluator = VectorEvaluator(self.experiment.task, self.spec, vectorization, device, compile)
+            row = evaluator_row(name, evaluator, self.params, self.episodes, self.repeats)
+            evaluator.close()
+            return row
+
+        return _measured(torch.device(device), self.popsize, run)
+
+    def bare(self, device: str) -> dict[str, Any]:
+        """The bare step: population LSTM step plus batched env step, nothing else; its env steps/s are those of a
+        loop in which every env is alive at every step (a bound no path that pads finished episodes reaches)."""
+        seconds = bare_step_cost(self.experiment.task, self.spec, self.params, self.episodes, torch.device(device))
+        count = self.popsize * self.episodes
+        return {"path": f"bare step {device}", "step_ms": 1000 * seconds, "env_steps_per_s": count / seconds}
+
+    def evotorch(self, vectorized: bool, batched_env: bool) -> dict[str, Any]:
+        """EvoTorch's GymNE, or VecGymNE on Gymnasium's scalar envs or on evolstm's batched env."""
+        from evolstm.bench.evotorch_baseline import evotorch_throughput
+
+        name = "evotorch VecGymNE" if vectorized else "evotorch GymNE"
+        name += " + evolstm env" if batched_env else ""
+
+        def run() -> dict[str, Any]:
+            result = evotorch_throughput(
+                self.experiment.task.id,
+                self.hidden,
+                self.popsize,
+                self.episodes,
+                vectorized,
+                repeats=self.repeats,
+                env_kwargs=self.kwargs,
+                param_stdev=PARAM_STDEV,
+                batched_env=batched_env,
+            )
+            return {"path": name, **result}
+
+        return _measured(torch.device("cpu"), self.popsize, run)
+
+    def evox(self) -> list[dict[str, Any]]:
+        """EvoX's OpenES, compiled as EvoX recommends: its evaluation of evolstm's population, and a whole
+        workflow.step (sampling, evaluation and update) around its own centre."""
+        from evolstm.bench.evox_baseline import evox_throughput
+
+        def run() -> dict[str, Any]:
+            return evox_throughput(
+                self.experiment.task.id,
+                self.hidden,
+                self.popsize,
+                self.episodes,
+                repeats=self.repeats,
+                env_kwargs=self.kwargs,
+                members=self.params,
+            )
+
+        result = _measured(torch.device("cpu"), self.popsize, run)
+        common = {key: result[key] for key in ("peak_mb", "kb_per_member", "evox_version", "compiled")}
+        return [
+            {
+                "path": f"evox OpenES {part}",
+                "env_steps_per_s": result[f"{prefix}_env_steps_per_s"],
+                "env_steps": result[f"{prefix}_env_steps"],
+                "seconds": result[f"{prefix}_seconds"],
+                "warmup_seconds": result[f"{prefix}_warmup_seconds"],
+                **common,
+            }
+            for prefix, part in (("eval", "evaluate"), ("step", "workflow.step"))
+        ]
+
+
 def throughput(
-    task: dict[str, Any], hidden: int, popsizes: list[int], episodes: int, repeats: int, with_evotorch: bool
+    task: dict[str, Any],
+    hidden: int,
+    popsizes: list[int],
+    episodes: int,
+    repeats: int,
+    peers: set[str],
+    peers_up_to: int,
 ) -> list[dict[str, Any]]:
-    """One row per (popsize, path) with env steps/s and the ratio to EvoTorch's faster path."""
-    experiment = bench_experiment(task, hidden, episodes)
-    spec = policy_spec(experiment.task, experiment.policy)
-    devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    """One row per (popsize, path); `peers` among "compile", "evotorch", "evox"; the paths that loop over members
+    in Python only up to `peers_up_to` members. Ratios of env steps/s: the bare step's (every env alive) to each
+    batched row's (vs_bare: the cost of everything but the bare step, padding included), compiled to eager
+    (vs_eager); every row to EvoTorch's fastest (vs_evotorch_best) and to EvoX's evaluation (vs_evox)."""
     rows: list[dict[str, Any]] = []
     for popsize in popsizes:
-        params = population(spec, popsize)
-        local = VectorEvaluator(experiment.task, spec, "local")
-        group = [evaluator_row("evolstm local", local, params, episodes, repeats)]
-        local.close()
-        for device in devices:
-            batched = VectorEvaluator(experiment.task, spec, "batched", device.type)
-            row = evaluator_row(f"evolstm batched {device.type}", batched, params, episodes, repeats)
-            batched.close()
-            row["bare_step_ms"] = 1000 * bare_step_cost(experiment.task, spec, params, episodes, device)
-            row["vs_bare"] = row["step_ms"] / row["bare_step_ms"]
-            group.append(row)
-        if with_evotorch:
-            for vectorized, name in ((False, "evotorch GymNE"), (True, "evotorch VecGymNE")):
-                result = evotorch_throughput(
-                    experiment.task.id,
-                    hidden,
-                    popsize,
-                    episodes,
-                    vectorized,
-                    repeats=repeats,
-                    env_kwargs=experiment.task.kwargs or None,
-                    param_stdev=PARAM_STDEV,
-                )
-                group.append({"path": name, **result})
-            reference = max(r["env_steps_per_s"] for r in group if r["path"].startswith("evotorch"))
-            for row in group:
-                row["vs_evotorch_best"] = row["env_steps_per_s"] / reference
+        paths = Paths(task, hidden, popsize, episodes, repeats)
+        small = popsize <= peers_up_to
+        group = [paths.evolstm("local", "cpu")] if small else []
+        if has_batched_form(paths.experiment.task.id):
+            for device in ["cpu"] + (["cuda"] if torch.cuda.is_available() else []):
+                bare = paths.bare(device)
+                eager = paths.evolstm("batched", device)
+                group += [eager, bare]
+                if "compile" in peers:
+                    group.append(paths.evolstm("batched", device, compile=True))
+                    group[-1]["vs_eager"] = group[-1]["env_steps_per_s"] / eager["env_steps_per_s"]
+                for row in group[-3:]:
+                    if row["path"].startswith("evolstm"):
+                        row["vs_bare"] = bare["env_steps_per_s"] / row["env_steps_per_s"]
+        if "evotorch" in peers:
+            group += [paths.evotorch(False, False), paths.evotorch(True, False)] if small else []
+            if has_batched_form(paths.experiment.task.id):
+                group.append(paths.evotorch(True, True))
+        if "evox" in peers and has_batched_form(paths.experiment.task.id):
+            group += paths.evox()
+        _ratios(group)
         for row in group:
             row.update(
                 popsize=popsize,
                 episodes=episodes,
                 hidden=hidden,
-                task=experiment.task.id,
+                task=paths.experiment.task.id,
                 threads=torch.get_num_threads(),
             )
         rows.extend(group)
     return rows
+
+
+def _ratios(group: list[dict[str, Any]]) -> None:
+    """Each row's env steps/s relative to EvoTorch's fastest row and to EvoX's evaluation, where those ran."""
+    for prefix, key in (("evotorch", "vs_evotorch_best"), ("evox OpenES evaluate", "vs_evox")):
+        reference = [r["env_steps_per_s"] for r in group if r["path"].startswith(prefix)]
+        if reference:
+            for row in group:
+                if "env_steps_per_s" in row:
+                    row[key] = row["env_steps_per_s"] / max(reference)

@@ -30,8 +30,8 @@ def median_time(run: Callable[[], Any], repeats: int) -> tuple[float, Any]:
 def evaluator_row(
     name: str, evaluator: VectorEvaluator, params: torch.Tensor, episodes: int, repeats: int
 ) -> dict[str, Any]:
-    """Env steps/s (real, unfinished-episode steps) and policy steps/s (members x episodes x loop steps) of scoring
-    `params` greedily, `episodes` episodes each."""
+    """Env steps/s (real, unfinished-episode steps) of scoring `params` greedily, `episodes` episodes each, and the
+    seconds per loop step (the loop runs until the longest episode ends)."""
     seeds = episode_seeds(0, "population", 0, len(params), episodes)
     norm = ObsNorm.identity(evaluator.spec.obs_dim)
     seconds, results = median_time(lambda: evaluator.score(params, seeds, norm), repeats)
@@ -43,28 +43,30 @@ def evaluator_row(
         "seconds": seconds,
         "env_steps_per_s": steps / seconds,
         "step_ms": 1000 * seconds / loop_steps,
-        "policy_steps_per_s": params.shape[0] * episodes * loop_steps / seconds,
         "mean_episode_length": float(results.lengths.mean()),
         "mean_return": float(results.returns.mean()),
     }
 
 
+#: the table's columns: (header, row key, format, width)
+COLUMNS = (
+    ("env steps/s", "env_steps_per_s", ",.0f", 12),
+    ("step ms", "step_ms", ".3f", 8),
+    ("x bare", "vs_bare", ".2f", 7),
+    ("x eager", "vs_eager", ".2f", 7),
+    ("x EvoTorch", "vs_evotorch_best", ".1f", 10),
+    ("x EvoX", "vs_evox", ".2f", 7),
+    ("KB/member", "kb_per_member", ",.1f", 10),
+)
+
+
 def format_table(rows: list[dict[str, Any]]) -> str:
     """A fixed-width table of the rows ("-" for figures a path does not have)."""
-    header = (
-        f"{'task':<28} {'pop':>5} {'path':<22} {'env steps/s':>12} {'policy steps/s':>15} {'x EvoTorch':>10} "
-        f"{'step ms':>8} {'bare ms':>8} {'x bare':>7}"
-    )
+    header = f"{'task':<28} {'pop':>6} {'path':<30} " + " ".join(f"{title:>{width}}" for title, _, _, width in COLUMNS)
     lines = [header, "-" * len(header)]
     for r in rows:
-
-        def num(key: str, fmt: str) -> str:
-            """The row's figure under `key` in `fmt`, or "-"."""
-            return format(r[key], fmt) if r.get(key) is not None else "-"
-
-        lines.append(
-            f"{r['task']:<28} {r['popsize']:>5} {r['path']:<22} {num('env_steps_per_s', ',.0f'):>12} "
-            f"{num('policy_steps_per_s', ',.0f'):>15} {num('vs_evotorch_best', '.1f'):>10} {num('step_ms', '.3f'):>8} "
-            f"{num('bare_step_ms', '.3f'):>8} {num('vs_bare', '.2f'):>7}"
+        figures = " ".join(
+            f"{format(r[key], fmt) if r.get(key) is not None else '-':>{width}}" for _, key, fmt, width in COLUMNS
         )
+        lines.append(f"{r['task']:<28} {r['popsize']:>6} {r['path']:<30} {figures}")
     return "\n".join(lines)

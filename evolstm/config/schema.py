@@ -204,6 +204,12 @@ class EvaluationConfig(_Strict):
         default="local", description="ray: how each actor plays its share."
     )
     gpus_per_worker: Annotated[float, Field(ge=0)] = Field(default=0.0, description="ray: GPUs each actor reserves.")
+    compile: bool = Field(
+        default=False,
+        description="batched (also ray with worker_backend batched): compile each scoring step (policy, env and "
+        "bookkeeping) with torch.compile; faster, a compile per batch size, results equal to eager only up to "
+        "rounding (eager is bit-exact).",
+    )
     greedy_every: Annotated[int, Field(ge=0)] = Field(
         default=1,
         description="Evaluate the current policy greedily (ES: the search center) every N steps (0: never).",
@@ -215,6 +221,13 @@ class EvaluationConfig(_Strict):
         default=100,
         description=f"Fresh episodes for the exported policies at the end of the run (at most {MAX_EPISODES:,}).",
     )
+
+    @model_validator(mode="after")
+    def _compile_needs_batched(self) -> EvaluationConfig:
+        batched = self.backend == "batched" or (self.backend == "ray" and self.worker_backend == "batched")
+        if self.compile and not batched:
+            raise ValueError("compile: true needs backend batched (or ray with worker_backend batched)")
+        return self
 
 
 class RayConfig(_Strict):

@@ -50,4 +50,4 @@ def make_evaluator(experiment: Experiment, spec: PolicySpec) -> Evaluator:
         return RayEvaluator(experiment, spec)
     from evolstm.evaluation.vector import VectorEvaluator
 
-    return VectorEvaluator(experiment.task, spec, evaluation.backend, evaluation.device)
+    return VectorEvaluator(experiment.task, spec, evaluation.backend, evaluation.device, evaluation.compile)

@@ -34,11 +34,11 @@ RETRIES = 3
 class EvaluationWorker:
     """One actor: an in-process evaluator (local or batched) for its share of the episodes."""
 
-    def __init__(self, task: TaskConfig, spec: PolicySpec, backend: str, device: str) -> None:
+    def __init__(self, task: TaskConfig, spec: PolicySpec, backend: str, device: str, compile: bool) -> None:
         torch.set_num_threads(1)
         from evolstm.evaluation.vector import VectorEvaluator
 
-        self.evaluator = VectorEvaluator(task, spec, backend, device)
+        self.evaluator = VectorEvaluator(task, spec, backend, device, compile)
 
     def score(self, params: np.ndarray, seeds: np.ndarray, norm: ObsNorm) -> tuple[EpisodeResults, float]:
         """The share's results and the seconds spent computing them (to measure Ray's overhead)."""
@@ -82,7 +82,7 @@ class RayEvaluator:
         device = cfg.device if cfg.worker_backend == "batched" else "cpu"
         options = {"num_gpus": cfg.gpus_per_worker} if cfg.gpus_per_worker else {}
         self.workers = [
-            EvaluationWorker.options(**options).remote(experiment.task, spec, cfg.worker_backend, device)
+            EvaluationWorker.options(**options).remote(experiment.task, spec, cfg.worker_backend, device, cfg.compile)
             for _ in range(workers)
         ]
         self.last_compute_seconds = 0.0  # slowest share of the last evaluation

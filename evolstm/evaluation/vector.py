@@ -7,22 +7,34 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from evolstm.config import TaskConfig
+from evolstm.config import ConfigError, TaskConfig
 from evolstm.environment import Vectorization, make_vector_env, resolve_device
+from evolstm.fused import compiled_lockstep
 from evolstm.normalization import ObsNorm
 from evolstm.policies import PolicySpec, PopulationPolicy, State
-from evolstm.rollout import EpisodeResults, VectorEnv, play
+from evolstm.rollout import EpisodeResults, VectorEnv, lockstep, play
 from evolstm.sampling import Sampling
 
 
 class VectorEvaluator:
-    """Keeps one vector env per batch size (population, greedy and final batches differ) between calls."""
+    """Keeps one vector env per batch size (population, greedy and final batches differ) between calls; with
+    `compile`, scores with the compiled loop step (`evolstm.fused`)."""
 
-    def __init__(self, task: TaskConfig, spec: PolicySpec, vectorization: Vectorization, device: str = "cpu") -> None:
+    def __init__(
+        self,
+        task: TaskConfig,
+        spec: PolicySpec,
+        vectorization: Vectorization,
+        device: str = "cpu",
+        compile: bool = False,
+    ) -> None:
         self.task = task
         self.spec = spec
         self.vectorization = vectorization
         self.device = resolve_device(device) if vectorization == "batched" else torch.device("cpu")
+        if compile and vectorization != "batched":
+            raise ConfigError("evaluation.compile: needs the batched backend")
+        self._step = compiled_lockstep() if compile else lockstep
         # made now so that bad kwargs or masks fail before the first generation
         self._envs: dict[int, VectorEnv] = {1: make_vector_env(task, 1, vectorization, self.device)}
 
@@ -34,7 +46,8 @@ class VectorEvaluator:
     def score(self, params: Tensor, seeds: np.ndarray, norm: ObsNorm) -> EpisodeResults:
         """Greedy episodes: seeds.shape[1] for each of the params.shape[0] members, all at once."""
         policy = PopulationPolicy(self.spec, params.detach().float().to(self.device))
-        return play(self._vector_env(seeds.size), policy, seeds, norm)
+        compact = self.vectorization == "batched" and self._step is lockstep  # compiled steps keep their shapes
+        return play(self._vector_env(seeds.size), policy, seeds, norm, step=self._step, compact=compact)
 
     def collect(
         self, params: Tensor, seeds: np.ndarray, norm: ObsNorm, sampling: Sampling, part: tuple[int, int] | None = None

@@ -3,6 +3,7 @@ rule for `aten::lstm`), each member on its own batch of episodes."""
 
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
@@ -30,6 +31,15 @@ class PopulationPolicy:
         self._weights = [spec.cell.step_weights(core, layer) for layer in range(spec.layers)]
         self._head_w = named["head.weight"].transpose(1, 2).contiguous()
         self._head_b = named["head.bias"].unsqueeze(1)
+
+    def select(self, members: Tensor) -> PopulationPolicy:
+        """Only the members `members` (int64 indices), their weights gathered once: for a rollout that stops stepping
+        members whose episodes have all ended (each member's arithmetic is its own, so results do not change)."""
+        chosen = copy.copy(self)
+        chosen.popsize = len(members)
+        chosen._weights = [{name: w.index_select(0, members) for name, w in layer.items()} for layer in self._weights]
+        chosen._head_w, chosen._head_b = self._head_w.index_select(0, members), self._head_b.index_select(0, members)
+        return chosen
 
     def initial_state(self, batch: int) -> State:
         """Zero state for `batch` episodes per member, each tensor [L, P, batch, H]."""

@@ -1,19 +1,25 @@
 """Shared bookkeeping of the torch-batched task environments.
 
-A batched env keeps the state of ``num_envs`` episodes in tensors on ``device`` and
-steps them all at once. Start states are drawn on the host, one numpy Generator per
-env, with exactly the calls of the scalar twin, so env ``i`` after ``reset(seed=s)``
-starts bit-identically to the scalar env after ``reset(seed=s)``.
+A batched env keeps the state of ``num_envs`` episodes as a dict of tensors on ``device`` and steps them all at once.
+Start states come from each episode's key (its reset seed) through the counter-based generator
+(`evolstm.counter_random`), in one batched call on the device; the scalar twin draws through the same function, so
+env ``i`` after ``reset(seed=s)`` starts bit-identically to the scalar env after ``reset(seed=s)``, whatever the
+batch. Nothing in reset or step loops over envs on the host or copies from the device.
 """
 
+import copy
 from typing import Any, Sequence
 
 import gymnasium as gym
 import numpy as np
 import torch
-from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
+from torch import Tensor
+
+from evolstm import counter_random
+
+State = dict[str, Tensor]
 
 
 def parse_autoreset_mode(mode: AutoresetMode | str) -> AutoresetMode:
@@ -27,12 +33,23 @@ def parse_autoreset_mode(mode: AutoresetMode | str) -> AutoresetMode:
     return mode
 
 
-class TorchVectorEnv(VectorEnv):
-    """Base of the batched envs: spaces, per-env seeding, reset masks and autoreset.
+def episode_key(seed: int | None, previous: int | None, np_random: np.random.Generator) -> int:
+    """A scalar env's key for the episode it is resetting: the seed when given, else the successor of the previous
+    episode's key (as the batched form continues), else (never seeded) one drawn from the env's entropy-seeded
+    `np_random`."""
+    if seed is not None:
+        return int(counter_random.as_keys([seed], 1, torch.device("cpu"))[0])
+    if previous is None:
+        return int(np_random.integers(2**63))
+    return int(counter_random.successor(torch.tensor([previous]))[0])
 
-    Subclasses implement four hooks: ``_draw_start`` (host side, one env, the same
-    draws as the scalar twin's ``reset``), ``_load_starts`` (write drawn start states
-    into the device state), ``_observe`` and ``_advance`` (one step of every env).
+
+class TorchVectorEnv(VectorEnv):
+    """Base of the batched envs: spaces, per-episode keys, reset masks and autoreset, all as tensor ops.
+
+    Subclasses implement three pure functions of the state: ``_start`` (start states from keys), ``_observe`` and
+    ``_advance`` (one step of every env). The state dict always holds ``key`` (int64 [num_envs], each episode's
+    key), which the base manages.
     """
 
     metadata: dict[str, Any] = {
@@ -61,25 +78,21 @@ class TorchVectorEnv(VectorEnv):
         self.single_action_space = twin.action_space
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
-        self.np_randoms: list[np.random.Generator | None] = [None] * self.num_envs
+        self.state: State = {}  # filled by the first reset
         self._ended = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
 
-    # ------------------------------------------------------------------ hooks
+    # ------------------------------------------------------------------ hooks (pure functions of tensors)
 
-    def _draw_start(self, np_random: np.random.Generator, options: dict[str, Any]) -> Any:
-        """Start state of one env, drawn on the host like the scalar twin's reset."""
+    def _start(self, keys: Tensor, options: dict[str, Any]) -> State:
+        """Start states (all entries but ``key``) of episodes with keys ``keys`` [N], drawn from the keys only."""
         raise NotImplementedError
 
-    def _load_starts(self, index: torch.Tensor, starts: np.ndarray) -> None:
-        """Put the stacked start states ``starts`` into the envs ``index`` (on device)."""
+    def _observe(self, state: State) -> Tensor:
+        """Float32 observations [N, obs_dim] of the states."""
         raise NotImplementedError
 
-    def _observe(self) -> torch.Tensor:
-        """Float32 observations [num_envs, obs_dim] of the current states."""
-        raise NotImplementedError
-
-    def _advance(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Step every env: float64 rewards, bool terminated, bool truncated."""
+    def _advance(self, state: State, actions: Tensor) -> tuple[State, Tensor, Tensor, Tensor]:
+        """Step every env: the next state (``key`` unchanged), float64 rewards, bool terminated, bool truncated."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------ API
@@ -87,79 +100,100 @@ class TorchVectorEnv(VectorEnv):
     def reset(
         self,
         *,
-        seed: int | Sequence[int | None] | None = None,
+        seed: int | Sequence[int | None] | np.ndarray | Tensor | None = None,
         options: dict[str, Any] | None = None,
-    ) -> tuple[torch.Tensor, dict[str, Any]]:
+    ) -> tuple[Tensor, dict[str, Any]]:
         """Reset all envs, or those in ``options["reset_mask"]`` (bool [num_envs]).
 
-        ``seed``: an int s seeds env i with s + i, a list gives one seed (or None) per
-        env, None continues each env's own generator.
+        ``seed``: an int s seeds env i with s + i; a list, array or int64 tensor gives one seed per env (a list may
+        hold None: that env continues its own key chain); None continues every env's key chain.
         """
         options = dict(options or {})
         mask = self._reset_mask(options.pop("reset_mask", None))
-        if seed is None:
-            seeds: list[int | None] = [None] * self.num_envs
-        elif isinstance(seed, (int, np.integer)):
-            seeds = [int(seed) + i for i in range(self.num_envs)]
+        keys = self._keys(seed)
+        starts = {"key": keys, **self._start(keys, options)}
+        if mask is None or not self.state:
+            self.state = starts
+            self._ended = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
         else:
-            seeds = [None if s is None else int(s) for s in seed]
-            if len(seeds) != self.num_envs:
-                raise ValueError(f"expected {self.num_envs} seeds, got {len(seeds)}")
-        indices = np.flatnonzero(mask)
-        for i in indices:
-            if seeds[i] is not None:
-                self.np_randoms[i], _ = seeding.np_random(seeds[i])
-        self._restart(indices, options)
-        return self._observe(), {}
+            self.state = _where(mask, starts, self.state)
+            self._ended = self._ended & ~mask
+        return self._observe(self.state), {}
 
-    def step(
-        self, actions: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]:
-        """Step all envs; with NEXT_STEP, envs that ended last step are reset instead."""
+    def step(self, actions: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, dict[str, Any]]:
+        """Step all envs; with NEXT_STEP, envs that ended last step are reset instead (their key's successor)."""
         actions = torch.as_tensor(actions, dtype=torch.int64, device=self.device)
-        if self.autoreset_mode is not AutoresetMode.NEXT_STEP:
-            rewards, terminated, truncated = self._advance(actions)
-            return self._observe(), rewards, terminated, truncated, {}
-        ended = self._ended
-        ended_on_host = ended.cpu().numpy()  # the one device->host copy per step
-        rewards, terminated, truncated = self._advance(actions)
-        if ended_on_host.any():
-            self._restart(np.flatnonzero(ended_on_host), {})
+        state, rewards, terminated, truncated = self._advance(self.state, actions)
+        if self.autoreset_mode is AutoresetMode.NEXT_STEP:
+            ended = self._ended
+            keys = counter_random.successor(self.state["key"])
+            state = _where(ended, {"key": keys, **self._start(keys, {})}, state)
             rewards = rewards.masked_fill(ended, 0.0)
             terminated = terminated & ~ended
             truncated = truncated & ~ended
-        self._ended = terminated | truncated
-        return self._observe(), rewards, terminated, truncated, {}
+            self._ended = terminated | truncated
+        self.state = state
+        return self._observe(state), rewards, terminated, truncated, {}
 
     def render(self) -> None:
         """Batched envs do not render."""
         return None
 
+    def select(self, index: Tensor) -> "TorchVectorEnv":
+        """A view of only the envs `index` (int64 [M]) that steps on as they would have: for a rollout that stops
+        stepping finished episodes. This env is left as it was (its spaces still say num_envs; the view's do not)."""
+        chosen = copy.copy(self)
+        chosen.num_envs = len(index)
+        chosen.state = {name: value.index_select(0, index) for name, value in self.state.items()}
+        chosen._ended = self._ended.index_select(0, index)
+        return chosen
+
     # ------------------------------------------------------------------ helpers
 
-    def _reset_mask(self, mask: Any) -> np.ndarray:
-        """The reset mask as a host bool array; all True when absent."""
+    def _keys(self, seed: Any) -> Tensor:
+        """Each env's key for the episode being started: its seed, or its chain's next key."""
+        if seed is None:
+            return self._continued_keys()
+        if not isinstance(seed, (int, np.integer, Tensor, np.ndarray)) and any(s is None for s in seed):
+            if len(seed) != self.num_envs:
+                raise ValueError(f"expected {self.num_envs} seeds, got {len(seed)}")
+            given = torch.tensor([s is not None for s in seed], device=self.device)
+            keys = counter_random.as_keys([0 if s is None else s for s in seed], self.num_envs, self.device)
+            return torch.where(given, keys, self._continued_keys())
+        return counter_random.as_keys(seed, self.num_envs, self.device)
+
+    def _continued_keys(self) -> Tensor:
+        """The successors of the current keys; keys drawn from entropy (one host call) for envs never reset."""
+        if "key" in self.state:
+            return counter_random.successor(self.state["key"])
+        entropy = np.random.default_rng().integers(2**63, size=self.num_envs)
+        return torch.as_tensor(entropy, dtype=torch.int64, device=self.device)
+
+    def _reset_mask(self, mask: Any) -> Tensor | None:
+        """The reset mask as a bool tensor on the device; None when absent (reset all)."""
         if mask is None:
-            return np.ones(self.num_envs, dtype=np.bool_)
-        if isinstance(mask, torch.Tensor):
-            mask = mask.detach().cpu().numpy()
-        mask = np.asarray(mask)
-        if mask.shape != (self.num_envs,) or mask.dtype != np.bool_:
+            return None
+        mask = torch.as_tensor(mask, device=self.device)
+        if mask.shape != (self.num_envs,) or mask.dtype != torch.bool:
             raise ValueError(
                 f"options['reset_mask'] must be a bool array of shape ({self.num_envs},), "
-                f"got dtype {mask.dtype} and shape {mask.shape}"
+                f"got dtype {mask.dtype} and shape {tuple(mask.shape)}"
             )
         return mask
 
-    def _restart(self, indices: np.ndarray, options: dict[str, Any]) -> None:
-        """Draw new start states for ``indices`` on the host and copy them to the device."""
-        if len(indices) == 0:
-            return
-        starts = []
-        for i in indices:
-            if self.np_randoms[i] is None:  # like Env.np_random: seeded from entropy
-                self.np_randoms[i], _ = seeding.np_random()
-            starts.append(self._draw_start(self.np_randoms[i], options))
-        index = torch.as_tensor(indices, dtype=torch.int64, device=self.device)
-        self._load_starts(index, np.stack(starts))
-        self._ended = self._ended.index_fill(0, index, False)  # not in place: step holds it
+
+def _where(mask: Tensor, chosen: State, other: State) -> State:
+    """Entry by entry, the rows of `chosen` where `mask` [N] holds and of `other` elsewhere."""
+    return {
+        name: torch.where(mask.view(-1, *[1] * (value.ndim - 1)), chosen[name], value) for name, value in other.items()
+    }
+
+
+def select_envs(envs: Any, index: Tensor) -> Any:
+    """`TorchVectorEnv.select` through the Gymnasium vector wrappers around a batched env (each wrapper copied onto
+    the selected view; a wrapper applies the same function to any number of envs)."""
+    if isinstance(envs, TorchVectorEnv):
+        return envs.select(index)
+    chosen = copy.copy(envs)
+    chosen.env = select_envs(envs.env, index)
+    return chosen

@@ -11,7 +11,8 @@ from gymnasium.envs.classic_control.cartpole import CartPoleEnv
 from gymnasium.envs.classic_control.utils import maybe_parse_reset_bounds
 from gymnasium.vector import AutoresetMode
 
-from evolstm.tasks.batched import TorchVectorEnv
+from evolstm import counter_random
+from evolstm.tasks.batched import State, TorchVectorEnv, episode_key
 from evolstm.tasks.drawing import canvas, draw_line, fill_circle, fill_rect
 
 OBSERVED_ENTRIES = (0, 2)  # x and theta out of CartPole's (x, x_dot, theta, theta_dot)
@@ -35,11 +36,13 @@ _PHYSICS = (
 )
 
 
-def draw_start_state(np_random: np.random.Generator, options: dict[str, Any] | None = None) -> np.ndarray:
-    """CartPole's float64 start state (x, x_dot, theta, theta_dot), drawn exactly as
-    ``CartPoleEnv.reset`` does (``options`` may set ``low``/``high``)."""
+def start_states(keys: torch.Tensor, options: dict[str, Any] | None = None) -> torch.Tensor:
+    """CartPole's float64 start states (x, x_dot, theta, theta_dot) [N, 4], uniform in (low, high) like
+    ``CartPoleEnv.reset`` (default (-0.05, 0.05); ``options`` may set ``low``/``high``), drawn from each episode's
+    key with the counter-based generator."""
     low, high = maybe_parse_reset_bounds(options, -0.05, 0.05)
-    return np_random.uniform(low=low, high=high, size=(4,))
+    draws = torch.arange(4, device=keys.device)
+    return low + (high - low) * counter_random.uniform64(keys, "starts", draws)
 
 
 class MaskedCartPoleEnv(CartPoleEnv):
@@ -72,7 +75,9 @@ class MaskedCartPoleEnv(CartPoleEnv):
 
     ## Starting State
 
-    All four state variables are drawn uniformly from ``(-0.05, 0.05)``.
+    All four state variables are drawn uniformly from ``(-0.05, 0.05)``, from the episode's seed through evolstm's
+    counter-based generator (`evolstm.counter_random`, shared with the batched form), not numpy's: the same seed gives
+    other start states than ``CartPole-v1``.
 
     ## Episode End
 
@@ -94,6 +99,7 @@ class MaskedCartPoleEnv(CartPoleEnv):
         super().__init__(render_mode=render_mode)
         high = np.array([self.x_threshold * 2, self.theta_threshold_radians * 2], dtype=np.float32)
         self.observation_space = spaces.Box(-high, high, dtype=np.float32)
+        self.key: int | None = None  # the current episode's key (see evolstm.tasks.batched.episode_key)
 
     @staticmethod
     def _mask(full_observation: np.ndarray) -> np.ndarray:
@@ -105,11 +111,11 @@ class MaskedCartPoleEnv(CartPoleEnv):
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """Reset CartPole's physics and return the masked observation.
 
-        This is ``CartPoleEnv.reset`` with the draw factored out into
-        :func:`draw_start_state`, which the batched env shares.
+        This is ``CartPoleEnv.reset`` with the draw done by :func:`start_states`, which the batched env shares.
         """
         gym.Env.reset(self, seed=seed)
-        self.state = draw_start_state(self.np_random, options)
+        self.key = episode_key(seed, self.key, self.np_random)
+        self.state = start_states(torch.tensor([self.key]), options)[0].numpy()
         self.steps_beyond_terminated = None
         return self._mask(self.state), {}
 
@@ -192,28 +198,27 @@ class MaskedCartPoleVectorEnv(TorchVectorEnv):
             torch.tensor(f, dtype=torch.float64, device=self.device) for f in (self.force_mag, -self.force_mag)
         )
         self._observed = torch.tensor(OBSERVED_ENTRIES, device=self.device)
-        self.state = torch.zeros(self.num_envs, 4, dtype=torch.float64, device=self.device)
-        self.steps = torch.zeros(self.num_envs, dtype=torch.int64, device=self.device)
 
-    def _draw_start(self, np_random: np.random.Generator, options: dict[str, Any]) -> np.ndarray:
-        return draw_start_state(np_random, options)
+    def _start(self, keys: torch.Tensor, options: dict[str, Any]) -> State:
+        physics = start_states(keys, options)
+        return {"physics": physics, "steps": torch.zeros(len(keys), dtype=torch.int64, device=keys.device)}
 
-    def _load_starts(self, index: torch.Tensor, starts: np.ndarray) -> None:
-        self.state[index] = torch.as_tensor(starts, dtype=torch.float64, device=self.device)
-        self.steps[index] = 0
+    def _observe(self, state: State) -> torch.Tensor:
+        return state["physics"].index_select(1, self._observed).to(torch.float32)
 
-    def _observe(self) -> torch.Tensor:
-        return self.state.index_select(1, self._observed).to(torch.float32)
-
-    def _advance(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _advance(self, state: State, actions: torch.Tensor) -> tuple[State, torch.Tensor, torch.Tensor, torch.Tensor]:
         # Operation for operation CartPoleEnv.step (float64, no fused ops), so that the
         # roundings agree with numpy's.
-        x, x_dot, theta, theta_dot = self.state.unbind(1)
+        x, x_dot, theta, theta_dot = state["physics"].unbind(1)
         force = torch.where(actions == 1, self._push_right, self._push_left)
         # torch.polar's CPU kernel calls the C library's cos/sin, as numpy does, whereas
-        # torch.cos/torch.sin (MKL/SLEEF) are off by one ulp for ~0.1% of the angles.
-        rotation = torch.polar(torch.ones_like(theta), theta)
-        costheta, sintheta = rotation.real, rotation.imag
+        # torch.cos/torch.sin (MKL/SLEEF) are off by one ulp for ~0.1% of the angles. Compiled
+        # code (evaluation.compile) has no complex numbers and is not bit-exact anyway.
+        if torch.compiler.is_compiling():
+            costheta, sintheta = torch.cos(theta), torch.sin(theta)
+        else:
+            rotation = torch.polar(torch.ones_like(theta), theta)
+            costheta, sintheta = rotation.real, rotation.imag
         temp = (force + self.polemass_length * (theta_dot * theta_dot) * sintheta) / self.total_mass
         thetaacc = (self.gravity * sintheta - costheta * temp) / (
             self.length * (4.0 / 3.0 - self.masspole * (costheta * costheta) / self.total_mass)
@@ -229,17 +234,17 @@ class MaskedCartPoleVectorEnv(TorchVectorEnv):
             x = x + self.tau * x_dot
             theta_dot = theta_dot + self.tau * thetaacc
             theta = theta + self.tau * theta_dot
-        self.state = torch.stack((x, x_dot, theta, theta_dot), dim=1)
+        physics = torch.stack((x, x_dot, theta, theta_dot), dim=1)
         terminated = (
             (x < -self.x_threshold)
             | (x > self.x_threshold)
             | (theta < -self.theta_threshold_radians)
             | (theta > self.theta_threshold_radians)
         )
-        self.steps = self.steps + 1
+        steps = state["steps"] + 1
         if self.max_episode_steps is None:
             truncated = torch.zeros_like(terminated)
         else:
-            truncated = self.steps >= self.max_episode_steps
-        rewards = torch.ones(self.num_envs, dtype=torch.float64, device=self.device)
-        return rewards, terminated, truncated
+            truncated = steps >= self.max_episode_steps
+        rewards = torch.ones_like(x)
+        return {**state, "physics": physics, "steps": steps}, rewards, terminated, truncated

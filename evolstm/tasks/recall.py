@@ -9,7 +9,8 @@ import torch
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
-from evolstm.tasks.batched import TorchVectorEnv
+from evolstm import counter_random
+from evolstm.tasks.batched import State, TorchVectorEnv, episode_key
 from evolstm.tasks.drawing import canvas, fill_rect
 
 TOTAL_REWARD = 1.0  # shared out evenly over the length - lag scored steps
@@ -21,9 +22,10 @@ _BACKGROUND, _UNSEEN = (255, 255, 255), (220, 220, 220)
 _CURRENT, _TARGET = (0, 0, 0), (120, 120, 120)
 
 
-def draw_sequence(np_random: np.random.Generator, symbols: int, length: int) -> np.ndarray:
-    """The episode's whole int64 symbol sequence, as both env forms draw it."""
-    return np_random.integers(symbols, size=length)
+def symbols_at(keys: torch.Tensor, t: torch.Tensor, symbols: int) -> torch.Tensor:
+    """Symbol number ``t`` of each episode (int64, ``t`` broadcasting against ``keys.unsqueeze(-1)``), drawn from
+    the episode's key: both env forms draw symbols this way, the batched one only those it shows or checks."""
+    return counter_random.integers(keys, "starts", t, symbols)
 
 
 def _palette(count: int) -> list[tuple[int, int, int]]:
@@ -55,7 +57,8 @@ class RepeatPreviousEnv(gym.Env[np.ndarray, int]):
 
     ## Starting State
 
-    All ``length`` symbols of the episode are drawn uniformly at reset; the first is shown.
+    The ``length`` symbols of the episode are uniform, drawn from the episode's seed through evolstm's counter-based
+    generator (`evolstm.counter_random`: symbol ``t`` is draw ``t``, the same in the batched form); the first is shown.
 
     ## Episode End
 
@@ -97,6 +100,7 @@ class RepeatPreviousEnv(gym.Env[np.ndarray, int]):
         self.action_space = spaces.Discrete(self.num_symbols)
         self.observation_space = spaces.Box(0.0, 1.0, shape=(self.num_symbols,), dtype=np.float32)
 
+        self.key: int | None = None  # the current episode's key (see evolstm.tasks.batched.episode_key)
         self.sequence = np.zeros(self.length, dtype=np.int64)
         self.t = 0
 
@@ -118,7 +122,8 @@ class RepeatPreviousEnv(gym.Env[np.ndarray, int]):
     ) -> tuple[np.ndarray, dict[str, int]]:
         """Draw the episode's whole symbol sequence and show its first symbol."""
         super().reset(seed=seed)
-        self.sequence = draw_sequence(self.np_random, self.num_symbols, self.length)
+        self.key = episode_key(seed, self.key, self.np_random)
+        self.sequence = symbols_at(torch.tensor([self.key]), torch.arange(self.length), self.num_symbols)[0].numpy()
         self.t = 0
         return self._observation(), {"step": self.t}
 
@@ -198,28 +203,26 @@ class RepeatPreviousVectorEnv(TorchVectorEnv):
         self.num_symbols, self.lag, self.length = twin.num_symbols, twin.lag, twin.length
         self.reward_per_hit = twin.reward_per_hit
         self._symbols = torch.arange(self.num_symbols, device=self.device)
-        self.sequence = torch.zeros(self.num_envs, self.length, dtype=torch.int64, device=self.device)
-        self.t = torch.zeros(self.num_envs, dtype=torch.int64, device=self.device)
 
-    def _draw_start(self, np_random: np.random.Generator, options: dict[str, Any]) -> np.ndarray:
-        return draw_sequence(np_random, self.num_symbols, self.length)
+    def _start(self, keys: torch.Tensor, options: dict[str, Any]) -> State:
+        # the last lag + 1 symbols shown (oldest first), so that a step draws only the next one
+        streams = counter_random.stream_keys(keys, "starts")
+        first = counter_random.below(
+            counter_random.keyed_bits(streams, torch.zeros(1, dtype=torch.int64, device=keys.device)), self.num_symbols
+        )
+        recent = torch.cat([torch.zeros(len(keys), self.lag, dtype=torch.int64, device=keys.device), first], 1)
+        return {"streams": streams, "t": torch.zeros_like(keys), "recent": recent}
 
-    def _load_starts(self, index: torch.Tensor, starts: np.ndarray) -> None:
-        self.sequence[index] = torch.as_tensor(starts, device=self.device)
-        self.t[index] = 0
+    def _observe(self, state: State) -> torch.Tensor:
+        one_hot = state["recent"][:, -1:] == self._symbols
+        return (one_hot & (state["t"] < self.length).unsqueeze(1)).to(torch.float32)
 
-    def _symbol_at(self, t: torch.Tensor) -> torch.Tensor:
-        """Each env's symbol number ``t`` (clamped into the sequence)."""
-        return self.sequence.gather(1, t.clamp(0, self.length - 1).unsqueeze(1)).squeeze(1)
-
-    def _observe(self) -> torch.Tensor:
-        one_hot = self._symbol_at(self.t).unsqueeze(1) == self._symbols
-        return (one_hot & (self.t < self.length).unsqueeze(1)).to(torch.float32)
-
-    def _advance(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        target = self.t - self.lag
-        hit = (target >= 0) & (self.t < self.length) & (actions == self._symbol_at(target))
+    def _advance(self, state: State, actions: torch.Tensor) -> tuple[State, torch.Tensor, torch.Tensor, torch.Tensor]:
+        t, recent = state["t"], state["recent"]
+        hit = (t >= self.lag) & (t < self.length) & (actions == recent[:, 0])
         rewards = hit.to(torch.float64) * self.reward_per_hit
-        self.t = torch.clamp(self.t + 1, max=self.length)
-        terminated = self.t >= self.length
-        return rewards, terminated, torch.zeros_like(terminated)
+        t = torch.clamp(t + 1, max=self.length)
+        shown = counter_random.below(counter_random.keyed_bits(state["streams"], t.unsqueeze(1)), self.num_symbols)
+        recent = torch.cat([recent[:, 1:], shown], 1)
+        terminated = t >= self.length
+        return {**state, "t": t, "recent": recent}, rewards, terminated, torch.zeros_like(terminated)

@@ -8,7 +8,8 @@ import torch
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
-from evolstm.tasks.batched import TorchVectorEnv
+from evolstm import counter_random
+from evolstm.tasks.batched import State, TorchVectorEnv, episode_key
 from evolstm.tasks.drawing import canvas, fill_circle, fill_rect
 
 NORTH, EAST, SOUTH, WEST = 0, 1, 2, 3
@@ -29,9 +30,9 @@ _WALL, _FLOOR, _AGENT = (40, 40, 40), (225, 225, 225), (30, 90, 220)
 _GOAL, _OTHER, _CUE = (60, 180, 75), (200, 70, 60), (240, 200, 40)
 
 
-def draw_goal(np_random: np.random.Generator) -> int:
-    """The episode's goal arm (0 = north, 1 = south), as both env forms draw it."""
-    return int(np_random.integers(2))
+def draw_goals(keys: torch.Tensor) -> torch.Tensor:
+    """Each episode's goal arm (0 = north, 1 = south, int64 [N]) from its key, as both env forms draw it."""
+    return counter_random.integers(keys, "starts", torch.zeros(1, dtype=torch.int64, device=keys.device), 2)[:, 0]
 
 
 class TMazeEnv(gym.Env[np.ndarray, int]):
@@ -70,7 +71,8 @@ class TMazeEnv(gym.Env[np.ndarray, int]):
 
     ## Starting State
 
-    The agent is at position 0; the goal arm is north or south with probability 1/2.
+    The agent is at position 0; the goal arm is north or south with probability 1/2, drawn from the episode's seed
+    through evolstm's counter-based generator (`evolstm.counter_random`, shared with the batched form).
 
     ## Episode End
 
@@ -109,6 +111,7 @@ class TMazeEnv(gym.Env[np.ndarray, int]):
         self.action_space = spaces.Discrete(4)
         self.observation_space = spaces.Box(0.0, 1.0, shape=(3,), dtype=np.float32)
 
+        self.key: int | None = None  # the current episode's key (see evolstm.tasks.batched.episode_key)
         self.goal = 0
         self.position = 0
         self.steps = 0
@@ -148,7 +151,8 @@ class TMazeEnv(gym.Env[np.ndarray, int]):
     ) -> tuple[np.ndarray, dict[str, int]]:
         """Start a new episode at position 0 with a freshly drawn goal arm."""
         super().reset(seed=seed)
-        self.goal = draw_goal(self.np_random)
+        self.key = episode_key(seed, self.key, self.np_random)
+        self.goal = int(draw_goals(torch.tensor([self.key]))[0])
         self.position = 0
         self.steps = 0
         self.chosen_arm = -1
@@ -253,33 +257,27 @@ class TMazeVectorEnv(TorchVectorEnv):
         self._goal_reward, self._wrong_reward, self._wall_reward, self._move_reward = (
             torch.tensor(r, dtype=torch.float64, device=self.device) for r in rewards
         )
-        self.goal = torch.zeros(self.num_envs, dtype=torch.int64, device=self.device)
-        self.position = torch.zeros_like(self.goal)
-        self.steps = torch.zeros_like(self.goal)
 
-    def _draw_start(self, np_random: np.random.Generator, options: dict[str, Any]) -> int:
-        return draw_goal(np_random)
+    def _start(self, keys: torch.Tensor, options: dict[str, Any]) -> State:
+        zeros = torch.zeros_like(keys)
+        return {"goal": draw_goals(keys), "position": zeros, "steps": zeros}
 
-    def _load_starts(self, index: torch.Tensor, starts: np.ndarray) -> None:
-        self.goal[index] = torch.as_tensor(starts, dtype=torch.int64, device=self.device)
-        self.position[index] = 0
-        self.steps[index] = 0
+    def _observe(self, state: State) -> torch.Tensor:
+        position = state["position"]
+        corridor_or_junction = torch.where(position == self.length, 3, 2)
+        return self._cells[torch.where(position == 0, state["goal"], corridor_or_junction)]
 
-    def _observe(self) -> torch.Tensor:
-        corridor_or_junction = torch.where(self.position == self.length, 3, 2)
-        return self._cells[torch.where(self.position == 0, self.goal, corridor_or_junction)]
-
-    def _advance(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        self.steps = self.steps + 1
+    def _advance(self, state: State, actions: torch.Tensor) -> tuple[State, torch.Tensor, torch.Tensor, torch.Tensor]:
+        position, steps = state["position"], state["steps"] + 1
         turns = (actions == NORTH) | (actions == SOUTH)
-        terminated = (self.position == self.length) & turns
-        chosen_goal = torch.where(actions == NORTH, 0, 1) == self.goal
+        terminated = (position == self.length) & turns
+        chosen_goal = torch.where(actions == NORTH, 0, 1) == state["goal"]
         arm_reward = torch.where(chosen_goal, self._goal_reward, self._wrong_reward)
-        east = (actions == EAST) & (self.position < self.length)
-        west = (actions == WEST) & (self.position > 0)
-        new_position = self.position + east.long() - west.long()
-        move_reward = torch.where(new_position == self.position, self._wall_reward, self._move_reward)
+        east = (actions == EAST) & (position < self.length)
+        west = (actions == WEST) & (position > 0)
+        new_position = position + east.long() - west.long()
+        move_reward = torch.where(new_position == position, self._wall_reward, self._move_reward)
         rewards = torch.where(terminated, arm_reward, move_reward)
-        self.position = torch.where(terminated, self.position, new_position)
-        truncated = ~terminated & (self.steps >= self.max_steps)
-        return rewards, terminated, truncated
+        position = torch.where(terminated, position, new_position)
+        truncated = ~terminated & (steps >= self.max_steps)
+        return {**state, "position": position, "steps": steps}, rewards, terminated, truncated

@@ -13,6 +13,7 @@ from evolstm.bench.__main__ import COMMANDS, build_parser, main
 MISTAKES = {
     "throughput": ["--task", "evolstm/Nope-v0"],
     "populations": ["--device", "cpu", "--popsizes", "8,0"],
+    "resets": ["--sizes", "0"],
     "ray-workers": ["--workers", "1,x"],
     "checkpoint": ["--experiment", "no-such-experiment.yaml"],
 }

@@ -250,7 +250,42 @@ def test_masked_cartpole_float64_states_are_bit_identical() -> None:
         for i, env in enumerate(scalars):
             _, _, scalar_terminated, _, _ = env.step(int(step_actions[i]))
             assert scalar_terminated == terminated[i].item()
-            assert np.array_equal(vec.state[i].numpy(), env.state)
+            assert np.array_equal(vec.state["physics"][i].numpy(), env.state)
             if scalar_terminated:
                 env.reset()
         vec.reset(options={"reset_mask": terminated})
+
+
+@pytest.mark.parametrize("task_id", TASK_IDS)
+def test_start_states_do_not_depend_on_the_batch(task_id: str) -> None:
+    """An episode's start state is a function of its seed alone: the same in a batch of 1 and of 300, at any
+    position, and after a masked reset among other envs."""
+    seeds = np.random.default_rng(0).integers(0, 2**63, size=300)
+    whole = _make_vec(task_id, num_envs=300)
+    whole.reset(seed=seeds)
+    order = np.random.default_rng(1).permutation(300)
+    shuffled = _make_vec(task_id, num_envs=300)
+    shuffled.reset(seed=seeds[order])
+    single = _make_vec(task_id, num_envs=1)
+    for name, value in whole.state.items():
+        assert torch.equal(shuffled.state[name], value[order]), name
+    for i in (0, 17, 299):
+        single.reset(seed=seeds[i : i + 1])
+        for name, value in whole.state.items():
+            assert torch.equal(single.state[name][0], value[i]), (name, i)
+    masked = _make_vec(task_id, num_envs=300)
+    masked.reset(seed=0)
+    mask = torch.zeros(300, dtype=torch.bool)
+    mask[order[:50]] = True
+    masked.reset(seed=seeds, options={"reset_mask": mask})
+    for name, value in whole.state.items():
+        assert torch.equal(masked.state[name][mask], value[mask]), name
+
+
+@pytest.mark.parametrize("seed", [-1, 2**64])
+def test_seeds_outside_64_bits_are_refused(seed: int) -> None:
+    env = _make_vec("evolstm/TMaze-v0", num_envs=2)
+    with pytest.raises(ValueError, match="2\\^64"):
+        env.reset(seed=[seed, 0])
+    with pytest.raises((ValueError, gymnasium.error.Error)):  # Gymnasium refuses negative seeds itself
+        gymnasium.make("evolstm/TMaze-v0").reset(seed=seed)

@@ -185,12 +185,19 @@ def test_tmaze_rejects_invalid_kwargs(kwargs: dict) -> None:
 # ---------------------------------------------------------------- MaskedCartPole
 
 
+def _start_like(full: gymnasium.Env, masked: gymnasium.Env, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Reset both; CartPole-v1 then starts from the masked env's start state (drawn by evolstm's generator)."""
+    masked_obs, _ = masked.reset(seed=seed)
+    full.reset(seed=seed)
+    full.unwrapped.state = masked.unwrapped.state.copy()
+    return masked_obs, np.array(full.unwrapped.state, dtype=np.float32)
+
+
 def test_masked_cartpole_observes_cartpole_positions() -> None:
     masked = gymnasium.make("evolstm/MaskedCartPole-v0")
     full = gymnasium.make("CartPole-v1")
     actions = np.random.default_rng(0).integers(2, size=200)
-    masked_obs, _ = masked.reset(seed=5)
-    full_obs, _ = full.reset(seed=5)
+    masked_obs, full_obs = _start_like(full, masked, seed=5)
     assert masked_obs.shape == (2,)
     for action in actions:
         np.testing.assert_array_equal(masked_obs, full_obs[[0, 2]])
@@ -198,8 +205,15 @@ def test_masked_cartpole_observes_cartpole_positions() -> None:
         full_obs, *full_rest = full.step(int(action))
         assert masked_rest[:3] == full_rest[:3]  # reward, terminated, truncated
         if full_rest[1]:
-            masked_obs, _ = masked.reset()
-            full_obs, _ = full.reset()
+            masked_obs, full_obs = _start_like(full, masked)
+
+
+def test_masked_cartpole_starts_uniformly_inside_cartpoles_bounds() -> None:
+    """Start states come from evolstm's generator, with CartPole's distribution: uniform in (-0.05, 0.05)."""
+    env = gymnasium.make("evolstm/MaskedCartPole-v0")
+    starts = np.array([(env.reset(seed=seed), env.unwrapped.state)[1] for seed in range(2000)])
+    assert np.abs(starts).max() < 0.05 and np.abs(starts.mean(0)).max() < 0.003
+    np.testing.assert_allclose(starts.std(0), 0.1 / np.sqrt(12), rtol=0.05)
 
 
 def test_masked_cartpole_truncates_at_500_steps() -> None:

@@ -1,0 +1,25 @@
+"""`evaluation.compile: true`: the rollout's loop step (population policy step, greedy action, env step and the
+bookkeeping of returns, lengths and observation sums) compiled whole by torch.compile, one fused program per batch
+size: inductor's C++ code on the CPU, Triton kernels on a GPU.
+
+Compiled kernels may round differently from eager ones (fused elementwise loops, other vectorized math), so a
+compiled run is not bit-identical to an eager one; eager stays the default. Only scoring (ES fitness, greedy and
+final evaluations) is compiled; REINFORCE's sampled collections stay eager.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch._dynamo
+
+from evolstm.rollout import Lockstep, lockstep
+
+#: compiled programs kept per process: one per (task, batch size, device); population, greedy and final batches of
+#: a run need three, a benchmark sweep more (torch's default of 8 would fall back to eager without saying so)
+RECOMPILE_LIMIT = 64
+
+
+def compiled_lockstep() -> Lockstep:
+    """`rollout.lockstep` compiled (fullgraph: a graph break is an error, not a silent slowdown; static shapes)."""
+    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, RECOMPILE_LIMIT)
+    return torch.compile(lockstep, fullgraph=True, dynamic=False)

@@ -1,0 +1,88 @@
+"""evaluation.compile: the compiled loop step scores like the eager one, up to rounding (the stated tolerance)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from evolstm.config import ConfigError
+from evolstm.environment import make_vector_env, policy_spec
+from evolstm.evaluation.vector import VectorEvaluator
+from evolstm.fused import compiled_lockstep
+from evolstm.normalization import ObsNorm
+from evolstm.policies import Policy, PopulationPolicy
+from evolstm.rollout import Carry, lockstep
+from evolstm.sampling import greedy
+from evolstm.seeding import episode_seeds
+from evolstm.tasks import TASK_IDS
+from tests.conftest import make_experiment
+
+KWARGS = {"evolstm/TMaze-v0": {"length": 4}, "evolstm/RepeatPrevious-v0": {"symbols": 3, "lag": 1, "length": 20}}
+#: the tolerance compiled scoring is held to: per-step head outputs and states within this of eager's, and ...
+STEP_TOLERANCE = 1e-5
+#: ... at least this share of episodes with exactly eager's return (a last-bit difference can flip a near-tied
+#: argmax and change an episode), the mean return within 1%
+SAME_EPISODES = 0.95
+
+
+def _population(task_id: str, members: int, hidden: int = 8) -> tuple:
+    experiment = make_experiment(task={"id": task_id, "kwargs": KWARGS.get(task_id, {})}, policy={"hidden": hidden})
+    spec = policy_spec(experiment.task, experiment.policy)
+    torch.manual_seed(0)
+    center = Policy(spec).flat()
+    return experiment, spec, center + 0.3 * torch.randn(members, center.numel())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task_id", TASK_IDS)
+def test_compiled_scores_equal_eager_ones_up_to_the_tolerance(task_id: str) -> None:
+    experiment, spec, params = _population(task_id, members=64)
+    seeds = episode_seeds(0, "population", 0, 64, 4)
+    norm = ObsNorm.identity(spec.obs_dim)
+    results = [
+        VectorEvaluator(experiment.task, spec, "batched", "cpu", compile=compiled).score(params, seeds, norm)
+        for compiled in (False, True)
+    ]
+    eager, fused = results
+    same = eager.returns == fused.returns
+    assert same.mean() >= SAME_EPISODES, same.mean()
+    assert fused.returns.mean() == pytest.approx(eager.returns.mean(), rel=0.01)
+    np.testing.assert_allclose(fused.obs_stats.total, eager.obs_stats.total, rtol=0.01)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task_id", TASK_IDS)
+def test_compiled_steps_are_within_the_tolerance_of_eager(task_id: str) -> None:
+    """Five loop steps: the policy's float32 outputs within STEP_TOLERANCE, the env's float64 state (e.g. CartPole's
+    physics, where only cos/sin may differ in the last bit) within 1e-12, everything discrete equal."""
+    experiment, spec, params = _population(task_id, members=32)
+    policy = PopulationPolicy(spec, params)
+    runs = []
+    for step in (lockstep, compiled_lockstep()):
+        envs = make_vector_env(experiment.task, 64, "batched", torch.device("cpu"))
+        obs = envs.reset(seed=np.arange(64))[0]
+        zeros = torch.zeros(64, dtype=torch.float64)
+        alive = torch.ones(64, dtype=torch.bool)
+        carry = Carry(obs, policy.initial_state(2), alive, zeros, zeros.long(), obs[0].double(), obs[0].double())
+        for t in range(5):
+            carry, _ = step(envs, policy, ObsNorm.identity(spec.obs_dim).on("cpu"), greedy(spec), (32, 2), t, carry)
+        runs.append((carry, envs.unwrapped.state))
+    (eager, eager_env), (fused, fused_env) = runs
+    for a, b in zip([eager.obs, *eager.state, eager.returns], [fused.obs, *fused.state, fused.returns]):
+        torch.testing.assert_close(b, a, atol=STEP_TOLERANCE, rtol=STEP_TOLERANCE)
+    assert torch.equal(eager.alive, fused.alive) and torch.equal(eager.lengths, fused.lengths)
+    for name, value in eager_env.items():
+        if value.is_floating_point():
+            torch.testing.assert_close(fused_env[name], value, atol=1e-12, rtol=1e-12)
+        else:
+            assert torch.equal(fused_env[name], value), name
+
+
+def test_compile_needs_the_batched_backend() -> None:
+    experiment, spec, _ = _population("evolstm/TMaze-v0", members=2)
+    with pytest.raises(ConfigError, match="batched"):
+        VectorEvaluator(experiment.task, spec, "local", "cpu", compile=True)
+    with pytest.raises(ConfigError, match="compile"):
+        make_experiment(evaluation={"backend": "local", "compile": True})
+    assert make_experiment(evaluation={"backend": "batched", "compile": True}).evaluation.compile
