@@ -4,8 +4,8 @@ batch. The key of an episode is its reset seed: evolstm's tasks draw their start
 from it, in one batched call on the device, and a task's scalar form draws through the same functions.
 
 Values are 32-bit, held in int64 tensors: products wrap modulo 2^64, which leaves their low 32 bits exact on every
-device, and every shift is applied to non-negative values. Keys are any int64 (seeds in [0, 2^64) as two's
-complement); both of their 32-bit halves enter the hash.
+device, and every shift that matters is applied to non-negative values (a key's high half is masked after its
+shift). Keys are any int64 (seeds in [0, 2^64) as two's complement); both of their 32-bit halves enter the hash.
 """
 
 from __future__ import annotations
@@ -95,26 +95,31 @@ def successor(keys: Tensor) -> Tensor:
 
 
 def as_keys(seeds: object, count: int, device: torch.device) -> Tensor:
-    """Seeds as int64 keys [count] on `device`: a tensor, an array or a list of ints in [0, 2^64) (two's complement
-    above 2^63), or one int s meaning s, s + 1, ..., s + count - 1 (Gymnasium's rule for vector envs)."""
-    if isinstance(seeds, (int, np.integer)):
+    """Seeds as int64 keys [count] on `device`: an integer tensor or array, a sequence of ints in [0, 2^64) (two's
+    complement above 2^63), or one int s meaning s, s + 1, ..., s + count - 1 (Gymnasium's rule for vector envs).
+    Floats and booleans are refused rather than truncated."""
+    if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
         return torch.arange(count, dtype=torch.int64, device=device) + _check_seed(int(seeds))
     if isinstance(seeds, Tensor):
+        if seeds.is_floating_point() or seeds.is_complex() or seeds.dtype == torch.bool:
+            raise ValueError(f"seeds must be integers, got a {seeds.dtype} tensor")
         keys = seeds.to(device=device, dtype=torch.int64)
-    else:
-        array = np.asarray(seeds)
-        if array.dtype == object or array.dtype.kind not in "iu":
-            array = np.array([_check_seed(int(s)) for s in array.reshape(-1)], dtype=np.int64)
-        elif array.dtype.kind == "i" and array.size and int(array.min()) < 0:
-            raise ValueError(f"seeds must be integers in [0, 2^64), got {int(array.min())}")
-        keys = torch.as_tensor(array.astype(np.uint64, copy=False).view(np.int64), device=device)
+    elif isinstance(seeds, np.ndarray) and seeds.dtype.kind in "iu":
+        if seeds.dtype.kind == "i" and seeds.size and int(seeds.min()) < 0:
+            raise ValueError(f"seeds must be integers in [0, 2^64), got {int(seeds.min())}")
+        keys = torch.as_tensor(seeds.astype(np.uint64).view(np.int64), device=device)
+    else:  # one by one: np.asarray would turn a mix of small ints and ints above 2^63 into float64
+        keys = torch.tensor([_check_seed(s) for s in seeds], dtype=torch.int64, device=device)
     if keys.shape != (count,):
         raise ValueError(f"expected {count} seeds, got shape {tuple(keys.shape)}")
     return keys
 
 
-def _check_seed(seed: int) -> int:
+def _check_seed(seed: object) -> int:
     """A seed in [0, 2^64) as a signed 64-bit int (ValueError otherwise)."""
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, (bool, np.bool_)):
+        raise ValueError(f"seeds must be integers, got {seed!r}")
+    seed = int(seed)
     if not 0 <= seed < 2**64:
         raise ValueError(f"seeds must be integers in [0, 2^64), got {seed}")
     return seed - 2**64 if seed >= 2**63 else seed

@@ -1,6 +1,7 @@
 """`evaluation.compile: true`: the rollout's loop step (population policy step, greedy action, env step and the
-bookkeeping of returns, lengths and observation sums) compiled whole by torch.compile, one fused program per batch
-size: inductor's C++ code on the CPU, Triton kernels on a GPU.
+bookkeeping of returns, lengths and observation sums) compiled whole by torch.compile: inductor's C++ code on the
+CPU, Triton kernels on a GPU. One program per task, batch size and kind of normalizer (identity or not); a new
+population or normalizer of the same shapes reuses it.
 
 Compiled kernels may round differently from eager ones (fused elementwise loops, other vectorized math), so a
 compiled run is not bit-identical to an eager one; eager stays the default. Only scoring (ES fitness, greedy and
@@ -14,8 +15,9 @@ import torch._dynamo
 
 from evolstm.rollout import Lockstep, lockstep
 
-#: compiled programs kept per process: one per (task, batch size, device); population, greedy and final batches of
-#: a run need three, a benchmark sweep more (torch's default of 8 would fall back to eager without saying so)
+#: compiled programs kept per process: one per (task, batch size, device, identity normalizer or not); the
+#: population, greedy and final batches of a run need up to six, a benchmark sweep more (torch's default of 8 would
+#: fall back to eager without saying so)
 RECOMPILE_LIMIT = 64
 
 

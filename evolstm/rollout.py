@@ -168,6 +168,8 @@ def play(
     the loop goes on with the others only (at a host check it makes anyway), so that long episodes of a few members
     do not keep the whole population stepping; each member's results stay exactly what they would have been.
     """
+    if compact and (record or act is not None):
+        raise ValueError("compact plays greedy, unrecorded episodes only (sampling keys and records are per row)")
     act = act or greedy(policy.spec)
     members, episodes = seeds.shape
     count = members * episodes
@@ -195,7 +197,8 @@ def play(
         try:
             carry, played = step(envs, policy, normalize, act, (playing, episodes), t, carry)
         except EnvStepError as err:
-            raise EpisodeError(err.env_id, err.index // episodes, err.index % episodes, err.cause) from err
+            index = int(rows[err.index])  # the env's place in the whole batch
+            raise EpisodeError(err.env_id, index // episodes, index % episodes, err.cause) from err
         if record:
             inputs, taken = played.inputs, played.taken
             steps.append(

@@ -10,7 +10,7 @@ from evolstm.config import ConfigError
 from evolstm.environment import make_vector_env, policy_spec
 from evolstm.evaluation.vector import VectorEvaluator
 from evolstm.fused import compiled_lockstep
-from evolstm.normalization import ObsNorm
+from evolstm.normalization import ObsNorm, ObsStats
 from evolstm.policies import Policy, PopulationPolicy
 from evolstm.rollout import Carry, lockstep
 from evolstm.sampling import greedy
@@ -86,3 +86,20 @@ def test_compile_needs_the_batched_backend() -> None:
     with pytest.raises(ConfigError, match="compile"):
         make_experiment(evaluation={"backend": "local", "compile": True})
     assert make_experiment(evaluation={"backend": "batched", "compile": True}).evaluation.compile
+
+
+@pytest.mark.slow
+def test_new_populations_and_normalizers_reuse_the_compiled_step() -> None:
+    """One trace per batch size and kind of normalizer: each generation's new PopulationPolicy and normalizer of the
+    same shapes must not make torch.compile trace the step again (it would compile every generation), nor must the
+    first step after a reset differ from later ones (e.g. state tensors aliasing each other)."""
+    from torch._dynamo.utils import counters
+
+    experiment, spec, params = _population("evolstm/TMaze-v0", members=4, hidden=4)
+    evaluator = VectorEvaluator(experiment.task, spec, "batched", "cpu", compile=True)
+    stats = ObsStats(np.ones(spec.obs_dim), 2 * np.ones(spec.obs_dim), 4)
+    for generation in range(3):
+        for norm in (ObsNorm.identity(spec.obs_dim), ObsNorm.from_stats(stats)):
+            counters.clear()
+            evaluator.score(params + generation, episode_seeds(0, "population", generation, 4, 2), norm)
+            assert counters["stats"]["unique_graphs"] == (0 if generation else 1), (generation, norm)

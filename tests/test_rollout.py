@@ -9,42 +9,51 @@ import torch
 from evolstm.environment import make_vector_env, policy_spec
 from evolstm.normalization import ObsNorm
 from evolstm.policies import Policy, PopulationPolicy
-from evolstm.rollout import play
+from evolstm.rollout import EpisodeResults, play
 from evolstm.seeding import episode_seeds
-from evolstm.tasks import TASK_IDS
 from tests.conftest import make_experiment
 
-KWARGS = {"evolstm/TMaze-v0": {"length": 5}, "evolstm/RepeatPrevious-v0": {"length": 9}}
+#: a task whose episodes end at very different steps for these members (RepeatPrevious's all last `length` steps;
+#: random LSTMs on the T-maze nearly all walk into its step limit: neither would ever compact)
+TASK = "evolstm/MaskedCartPole-v0"
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
-@pytest.mark.parametrize("task_id", TASK_IDS)
-@pytest.mark.parametrize("observe", [None, [0]])
-def test_compacting_changes_no_result(task_id: str, observe: list[int] | None) -> None:
-    """Members of very different quality (long and short episodes), three episodes each, so that members drop out at
-    several steps; with an observation mask, the wrapper around the batched env is carried along."""
-    experiment = make_experiment(
-        task={"id": task_id, "kwargs": KWARGS.get(task_id, {}), "observe": observe}, policy={"hidden": 6}
-    )
+def _play(observe: list[int] | None, episodes: int, compact: bool, device: str, **kwargs: object) -> EpisodeResults:
+    """40 members of very different quality (long and short episodes)."""
+    experiment = make_experiment(task={"id": TASK, "kwargs": {}, "observe": observe}, policy={"hidden": 6})
     spec = policy_spec(experiment.task, experiment.policy)
     torch.manual_seed(1)
     center = Policy(spec).flat()
-    spread = torch.linspace(0.0, 2.0, 40).unsqueeze(1)
-    params = center + spread * torch.randn(40, center.numel())
-    seeds = episode_seeds(3, "population", 0, 40, 3)
-    norm = ObsNorm.identity(spec.obs_dim)
-    results = [
-        play(
-            make_vector_env(experiment.task, 120, "batched", torch.device("cpu")),
-            PopulationPolicy(spec, params),
-            seeds,
-            norm,
-            compact=compact,
-        )
-        for compact in (False, True)
-    ]
-    whole, compacted = results
-    assert len(np.unique(whole.lengths)) > 1 or task_id == "evolstm/RepeatPrevious-v0"
+    params = center + torch.linspace(0.0, 2.0, 40).unsqueeze(1) * torch.randn(40, center.numel())
+    envs = make_vector_env(experiment.task, 40 * episodes, "batched", torch.device(device))
+    seeds = episode_seeds(3, "population", 0, 40, episodes)
+    policy = PopulationPolicy(spec, params.to(device))
+    return play(envs, policy, seeds, ObsNorm.identity(spec.obs_dim), compact=compact, **kwargs)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("episodes", [1, 3])
+@pytest.mark.parametrize("observe", [None, [0]])
+def test_compacting_changes_no_result(
+    observe: list[int] | None, episodes: int, device: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Members drop out at several steps; with an observation mask, the wrapper around the batched env is carried
+    along. On CUDA this checks that a smaller batch of members rounds each member as the whole batch did."""
+    whole = _play(observe, episodes, False, device)
+    selections = []
+    select = PopulationPolicy.select
+    monkeypatch.setattr(
+        PopulationPolicy, "select", lambda self, kept: selections.append(len(kept)) or select(self, kept)
+    )
+    compacted = _play(observe, episodes, True, device)
+    assert len(selections) >= 2, selections  # the loop did drop members, more than once
     np.testing.assert_array_equal(compacted.returns, whole.returns)
     np.testing.assert_array_equal(compacted.lengths, whole.lengths)
     np.testing.assert_array_equal(compacted.obs_stats.total, whole.obs_stats.total)
     np.testing.assert_array_equal(compacted.obs_stats.total_sq, whole.obs_stats.total_sq)
+
+
+def test_compacting_refuses_recorded_or_sampled_episodes() -> None:
+    with pytest.raises(ValueError, match="compact"):
+        _play(None, 1, True, "cpu", record=True)

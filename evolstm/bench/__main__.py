@@ -189,9 +189,9 @@ def _populations(args: argparse.Namespace) -> list[dict[str, Any]]:
     rows = []
     for task in DEFAULT_TASKS:
         for compile in [False, True] if args.compile else [False]:
-            agreed = agreement(task, args.hidden, args.agreement_popsize, 1, args.device, compile)
+            agreed = agreement(task, args.hidden, args.agreement_popsize, args.episodes, args.device, compile)
             device = f"{args.device}{' compiled' if compile else ''}"
-            print(_agreement_line(task["id"], device, args.agreement_popsize, 1, agreed), flush=True)
+            print(_agreement_line(task["id"], device, args.agreement_popsize, args.episodes, agreed), flush=True)
             rows += populations(task, args.hidden, popsizes, args.episodes, args.device, args.repeats, compile)
     name = torch.cuda.get_device_name() if args.device == "cuda" else "cpu"
     print(f"device {name}; torch {torch.__version__}; torch threads: {args.threads}; LSTM hidden {args.hidden}")

@@ -163,14 +163,13 @@ def throughput(
         if has_batched_form(paths.experiment.task.id):
             for device in ["cpu"] + (["cuda"] if torch.cuda.is_available() else []):
                 bare = paths.bare(device)
-                eager = paths.evolstm("batched", device)
-                group += [eager, bare]
+                batched = [paths.evolstm("batched", device)]
                 if "compile" in peers:
-                    group.append(paths.evolstm("batched", device, compile=True))
-                    group[-1]["vs_eager"] = group[-1]["env_steps_per_s"] / eager["env_steps_per_s"]
-                for row in group[-3:]:
-                    if row["path"].startswith("evolstm"):
-                        row["vs_bare"] = bare["env_steps_per_s"] / row["env_steps_per_s"]
+                    batched.append(paths.evolstm("batched", device, compile=True))
+                    batched[1]["vs_eager"] = batched[1]["env_steps_per_s"] / batched[0]["env_steps_per_s"]
+                for row in batched:
+                    row["vs_bare"] = bare["env_steps_per_s"] / row["env_steps_per_s"]
+                group += [batched[0], bare, *batched[1:]]
         if "evotorch" in peers:
             group += [paths.evotorch(False, False), paths.evotorch(True, False)] if small else []
             if has_batched_form(paths.experiment.task.id):

@@ -125,6 +125,7 @@ class TorchVectorEnv(VectorEnv):
         actions = torch.as_tensor(actions, dtype=torch.int64, device=self.device)
         state, rewards, terminated, truncated = self._advance(self.state, actions)
         if self.autoreset_mode is AutoresetMode.NEXT_STEP:
+            # start states for every env, used where one ended: no host check of which did (no device sync)
             ended = self._ended
             keys = counter_random.successor(self.state["key"])
             state = _where(ended, {"key": keys, **self._start(keys, {})}, state)

@@ -259,8 +259,8 @@ class TMazeVectorEnv(TorchVectorEnv):
         )
 
     def _start(self, keys: torch.Tensor, options: dict[str, Any]) -> State:
-        zeros = torch.zeros_like(keys)
-        return {"goal": draw_goals(keys), "position": zeros, "steps": zeros}
+        # two tensors, not one twice: a compiled step would otherwise be traced again for the aliasing
+        return {"goal": draw_goals(keys), "position": torch.zeros_like(keys), "steps": torch.zeros_like(keys)}
 
     def _observe(self, state: State) -> torch.Tensor:
         position = state["position"]
