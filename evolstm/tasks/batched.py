@@ -38,10 +38,10 @@ def episode_key(seed: int | None, previous: int | None, np_random: np.random.Gen
     episode's key (as the batched form continues), else (never seeded) one drawn from the env's entropy-seeded
     `np_random`."""
     if seed is not None:
-        return int(counter_random.as_keys([seed], 1, torch.device("cpu"))[0])
+        return counter_random.check_seed(seed)
     if previous is None:
         return int(np_random.integers(2**63))
-    return int(counter_random.successor(torch.tensor([previous]))[0])
+    return int(counter_random.successor(np.array([previous], dtype=np.int64))[0])
 
 
 class TorchVectorEnv(VectorEnv):

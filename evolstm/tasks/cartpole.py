@@ -36,12 +36,12 @@ _PHYSICS = (
 )
 
 
-def start_states(keys: torch.Tensor, options: dict[str, Any] | None = None) -> torch.Tensor:
+def start_states(keys: counter_random.Ints, options: dict[str, Any] | None = None) -> counter_random.Ints:
     """CartPole's float64 start states (x, x_dot, theta, theta_dot) [N, 4], uniform in (low, high) like
     ``CartPoleEnv.reset`` (default (-0.05, 0.05); ``options`` may set ``low``/``high``), drawn from each episode's
-    key with the counter-based generator."""
+    key (a tensor, or a numpy array for the scalar env) with the counter-based generator."""
     low, high = maybe_parse_reset_bounds(options, -0.05, 0.05)
-    draws = torch.arange(4, device=keys.device)
+    draws = counter_random.arange(keys, 0, 4)
     return low + (high - low) * counter_random.uniform64(keys, "starts", draws)
 
 
@@ -115,7 +115,7 @@ class MaskedCartPoleEnv(CartPoleEnv):
         """
         gym.Env.reset(self, seed=seed)
         self.key = episode_key(seed, self.key, self.np_random)
-        self.state = start_states(torch.tensor([self.key]), options)[0].numpy()
+        self.state = start_states(np.array([self.key], dtype=np.int64), options)[0]
         self.steps_beyond_terminated = None
         return self._mask(self.state), {}
 

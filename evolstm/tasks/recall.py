@@ -22,7 +22,7 @@ _BACKGROUND, _UNSEEN = (255, 255, 255), (220, 220, 220)
 _CURRENT, _TARGET = (0, 0, 0), (120, 120, 120)
 
 
-def symbols_at(keys: torch.Tensor, t: torch.Tensor, symbols: int) -> torch.Tensor:
+def symbols_at(keys: counter_random.Ints, t: counter_random.Ints, symbols: int) -> counter_random.Ints:
     """Symbol number ``t`` of each episode (int64, ``t`` broadcasting against ``keys.unsqueeze(-1)``), drawn from
     the episode's key: both env forms draw symbols this way, the batched one only those it shows or checks."""
     return counter_random.integers(keys, "starts", t, symbols)
@@ -123,7 +123,8 @@ class RepeatPreviousEnv(gym.Env[np.ndarray, int]):
         """Draw the episode's whole symbol sequence and show its first symbol."""
         super().reset(seed=seed)
         self.key = episode_key(seed, self.key, self.np_random)
-        self.sequence = symbols_at(torch.tensor([self.key]), torch.arange(self.length), self.num_symbols)[0].numpy()
+        key = np.array([self.key], dtype=np.int64)
+        self.sequence = symbols_at(key, np.arange(self.length, dtype=np.int64), self.num_symbols)[0]
         self.t = 0
         return self._observation(), {"step": self.t}
 

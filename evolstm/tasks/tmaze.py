@@ -30,9 +30,10 @@ _WALL, _FLOOR, _AGENT = (40, 40, 40), (225, 225, 225), (30, 90, 220)
 _GOAL, _OTHER, _CUE = (60, 180, 75), (200, 70, 60), (240, 200, 40)
 
 
-def draw_goals(keys: torch.Tensor) -> torch.Tensor:
-    """Each episode's goal arm (0 = north, 1 = south, int64 [N]) from its key, as both env forms draw it."""
-    return counter_random.integers(keys, "starts", torch.zeros(1, dtype=torch.int64, device=keys.device), 2)[:, 0]
+def draw_goals(keys: counter_random.Ints) -> counter_random.Ints:
+    """Each episode's goal arm (0 = north, 1 = south, int64 [N]) from its key (a tensor, or a numpy array for the
+    scalar env), as both env forms draw it."""
+    return counter_random.integers(keys, "starts", counter_random.arange(keys, 0, 1), 2)[:, 0]
 
 
 class TMazeEnv(gym.Env[np.ndarray, int]):
@@ -152,7 +153,7 @@ class TMazeEnv(gym.Env[np.ndarray, int]):
         """Start a new episode at position 0 with a freshly drawn goal arm."""
         super().reset(seed=seed)
         self.key = episode_key(seed, self.key, self.np_random)
-        self.goal = int(draw_goals(torch.tensor([self.key]))[0])
+        self.goal = int(draw_goals(np.array([self.key], dtype=np.int64))[0])
         self.position = 0
         self.steps = 0
         self.chosen_arm = -1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from evolstm.policies.cells.base import Cell, Probe, Shape, State, input_matrix
+from evolstm.policies.cells.base import Cell, Probe, Shape, State, input_matrix, tanh
 
 
 class FeedForwardCell(Cell):
@@ -37,7 +37,7 @@ class FeedForwardCell(Cell):
     @staticmethod
     def step(w: dict[str, Tensor], x: Tensor, state: State, probe: Probe | None) -> tuple[Tensor, State]:
         """tanh(W x + b); probe: the layer's output as "hidden"."""
-        x = torch.tanh(torch.baddbmm(w["b"], x, w["w_in"]))
+        x = tanh(torch.baddbmm(w["b"], x, w["w_in"]))
         if probe is not None:
             probe.append({"hidden": x})
         return x, ()

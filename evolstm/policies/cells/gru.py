@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from evolstm.policies.cells.base import Cell, Probe, Shape, State, input_matrix, recurrent_matrix
+from evolstm.policies.cells.base import Cell, Probe, Shape, State, input_matrix, recurrent_matrix, tanh
 
 
 class GRUCell(Cell):
@@ -53,7 +53,7 @@ class GRUCell(Cell):
         i_r, i_z, i_n = gi.chunk(3, dim=-1)
         h_r, h_z, h_n = gh.chunk(3, dim=-1)
         r, z = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
-        n = torch.tanh(i_n + r * h_n)
+        n = tanh(i_n + r * h_n)
         h = torch.lerp(n, h, z)
         if probe is not None:
             probe.append({"reset_gate": r, "update_gate": z, "candidate": n})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from evolstm.policies.cells.base import Cell, Probe, Shape, State, input_matrix, recurrent_matrix
+from evolstm.policies.cells.base import Cell, Probe, Shape, State, input_matrix, recurrent_matrix, tanh
 
 
 class LSTMCell(Cell):
@@ -41,12 +41,14 @@ class LSTMCell(Cell):
 
     @staticmethod
     def step_weights(named: dict[str, Tensor], layer: int) -> dict[str, Tensor]:
-        """Both biases summed once, as nn.LSTM adds them."""
-        return {
-            "w_in": input_matrix(named[f"weight_ih_l{layer}"]),
-            "w_h": recurrent_matrix(named[f"weight_hh_l{layer}"]),
-            "b": (named[f"bias_ih_l{layer}"] + named[f"bias_hh_l{layer}"]).unsqueeze(1),
-        }
+        """Both biases summed once, as nn.LSTM adds them; cell-input columns doubled (see lstm_step)."""
+        return doubled_cell_input(
+            {
+                "w_in": input_matrix(named[f"weight_ih_l{layer}"]),
+                "w_h": recurrent_matrix(named[f"weight_hh_l{layer}"]),
+                "b": (named[f"bias_ih_l{layer}"] + named[f"bias_hh_l{layer}"]).unsqueeze(1),
+            }
+        )
 
     @staticmethod
     def step(w: dict[str, Tensor], x: Tensor, state: State, probe: Probe | None) -> tuple[Tensor, State]:
@@ -54,20 +56,37 @@ class LSTMCell(Cell):
         return lstm_step(w, x, state, probe)
 
 
+def doubled_cell_input(w: dict[str, Tensor]) -> dict[str, Tensor]:
+    """Step weights (w_in, w_h, b: [..., 4H], gate columns i, f, g, o) with the cell input's columns times 2, exactly
+    (a power of two), so that lstm_step gets 2g from the matmuls and tanh(g) = 2 sigmoid(2g) - 1 from one sigmoid."""
+    doubled = dict(w)
+    for name in ("w_in", "w_h", "b"):
+        quarter = w[name].shape[-1] // 4
+        scale = torch.ones(4 * quarter, dtype=w[name].dtype, device=w[name].device)
+        scale[2 * quarter : 3 * quarter] = 2.0
+        doubled[name] = w[name] * scale
+    return doubled
+
+
 def lstm_step(
     w: dict[str, Tensor], x: Tensor, state: State, probe: Probe | None, peep: Tensor | None = None
 ) -> tuple[Tensor, State]:
-    """One LSTM layer step for every member; with `peep` [P, 3, 1, H] the input and forget gates also see c_{t-1}
-    and the output gate sees c_t (the peephole LSTM)."""
+    """One LSTM layer step for every member, with weights from `doubled_cell_input` (one sigmoid over all four
+    gates); with `peep` [P, 3, 1, H] the input and forget gates also see c_{t-1} and the output gate sees c_t (the
+    peephole LSTM)."""
     h, c = state
     gates = torch.baddbmm(torch.baddbmm(w["b"], x, w["w_in"]), h, w["w_h"])
-    i, f, g, o = gates.chunk(4, dim=-1)
-    if peep is not None:
-        i, f = i + peep[:, 0] * c, f + peep[:, 1] * c
-    input_gate, forget_gate, cell_input = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g)
+    if peep is None:
+        input_gate, forget_gate, doubled_input, output_gate = torch.sigmoid(gates).chunk(4, dim=-1)
+    else:
+        i, f, g, o = gates.chunk(4, dim=-1)
+        input_gate, forget_gate = torch.sigmoid(i + peep[:, 0] * c), torch.sigmoid(f + peep[:, 1] * c)
+        doubled_input = torch.sigmoid(g)
+    cell_input = 2.0 * doubled_input - 1.0  # tanh(g)
     c = forget_gate * c + input_gate * cell_input
-    output_gate = torch.sigmoid(o if peep is None else o + peep[:, 2] * c)
-    h = output_gate * torch.tanh(c)
+    if peep is not None:
+        output_gate = torch.sigmoid(o + peep[:, 2] * c)
+    h = output_gate * tanh(c)
     if probe is not None:
         probe.append(
             {

@@ -16,7 +16,7 @@ from evolstm.policies.cells.base import (
     recurrent_matrix,
     step_layers,
 )
-from evolstm.policies.cells.lstm import lstm_step
+from evolstm.policies.cells.lstm import doubled_cell_input, lstm_step
 
 
 class PeepholeLSTM(nn.Module):
@@ -75,13 +75,16 @@ class PeepholeCell(Cell):
 
     @staticmethod
     def step_weights(named: dict[str, Tensor], layer: int) -> dict[str, Tensor]:
-        """Peephole vectors as [P, 3, 1, H], to scale the cell state [P, B, H] elementwise."""
-        return {
-            "w_in": input_matrix(named[f"weight_ih_l{layer}"]),
-            "w_h": recurrent_matrix(named[f"weight_hh_l{layer}"]),
-            "b": named[f"bias_l{layer}"].unsqueeze(1),
-            "peep": named[f"peephole_l{layer}"].unsqueeze(2),
-        }
+        """Peephole vectors as [P, 3, 1, H], to scale the cell state [P, B, H] elementwise; cell-input columns
+        doubled as for the LSTM."""
+        return doubled_cell_input(
+            {
+                "w_in": input_matrix(named[f"weight_ih_l{layer}"]),
+                "w_h": recurrent_matrix(named[f"weight_hh_l{layer}"]),
+                "b": named[f"bias_l{layer}"].unsqueeze(1),
+                "peep": named[f"peephole_l{layer}"].unsqueeze(2),
+            }
+        )
 
     @staticmethod
     def step(w: dict[str, Tensor], x: Tensor, state: State, probe: Probe | None) -> tuple[Tensor, State]:
