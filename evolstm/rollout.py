@@ -115,6 +115,24 @@ class EpisodeResults:
     def env_steps(self) -> int:
         return int(self.lengths.sum())
 
+    @classmethod
+    def joined(cls, parts: list[EpisodeResults], axis: int = 0) -> EpisodeResults:
+        """Consecutive shares of members (axis 0) or of episodes (axis 1) as one; trajectories padded in time."""
+        stats = parts[0].obs_stats
+        for part in parts[1:]:
+            stats = stats + part.obs_stats
+        trajectories = None
+        if parts[0].trajectories is not None:
+            steps = max(p.trajectories.valid.shape[0] for p in parts)
+            fields = zip(*(vars(p.trajectories).values() for p in parts))
+            trajectories = Trajectories(*(torch.cat([_pad_time(t, steps) for t in field], dim=1) for field in fields))
+        return cls(
+            np.concatenate([p.returns for p in parts], axis=axis),
+            np.concatenate([p.lengths for p in parts], axis=axis),
+            stats,
+            trajectories,
+        )
+
 
 def lockstep(
     envs: Any,
@@ -200,15 +218,7 @@ def play(
             index = int(rows[err.index])  # the env's place in the whole batch
             raise EpisodeError(err.env_id, index // episodes, index % episodes, err.cause) from err
         if record:
-            inputs, taken = played.inputs, played.taken
-            steps.append(
-                Played(
-                    inputs.reshape(count, -1),
-                    taken.reshape(count, *taken.shape[2:]),
-                    played.earned.float(),
-                    played.alive,
-                )
-            )
+            steps.append(_flat(played, count))
         t += 1
         if t % sync_every:
             continue
@@ -237,6 +247,22 @@ def play(
         trajectories = Trajectories(inputs[:last], taken[:last], rewards[:last], valid[:last])
     shape = (members, episodes)
     return EpisodeResults(returns.view(shape).cpu().numpy(), lengths.view(shape).cpu().numpy(), stats, trajectories)
+
+
+def _pad_time(tensor: Tensor, steps: int) -> Tensor:
+    """Zero-pad (False for masks) a time-first tensor to `steps` steps."""
+    missing = steps - tensor.shape[0]
+    if not missing:
+        return tensor
+    return torch.cat([tensor, tensor.new_zeros((missing, *tensor.shape[1:]))])
+
+
+def _flat(played: Played, count: int) -> Played:
+    """A step as trajectories hold it: one row per episode, rewards in float32."""
+    inputs, taken = played.inputs, played.taken
+    return Played(
+        inputs.reshape(count, -1), taken.reshape(count, *taken.shape[2:]), played.earned.float(), played.alive
+    )
 
 
 def _select(carry: Carry, members: Tensor, env_rows: Tensor) -> Carry:

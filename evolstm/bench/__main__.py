@@ -118,8 +118,8 @@ def _versions() -> str:
 
 def _throughput(args: argparse.Namespace) -> list[dict[str, Any]]:
     """Agreement of local and batched cpu at the smallest population, then the throughput table."""
-    from evolstm.bench.memory import return_freed_memory
     from evolstm.bench.populations import agreement
+    from evolstm.bench.tables import throughput_markdown
     from evolstm.bench.throughput import throughput
     from evolstm.bench.timing import format_table
 
@@ -131,7 +131,6 @@ def _throughput(args: argparse.Namespace) -> list[dict[str, Any]]:
             import evox  # noqa: F401
         except ImportError:
             raise ConfigError("EvoX is not installed: pip install 'evolstm[bench]', or pass --no-evox") from None
-    return_freed_memory()
     tasks = [{"id": args.task, "kwargs": args.kwargs}] if args.task else DEFAULT_TASKS
     smallest = min(args.popsizes)
     rows = []
@@ -142,6 +141,10 @@ def _throughput(args: argparse.Namespace) -> list[dict[str, Any]]:
     print(f"torch threads: {args.threads}; LSTM hidden {args.hidden}; {args.episodes} episode(s) per member")
     print(_versions())
     print(format_table(rows))
+    markdown = args.out.with_suffix(".md")
+    markdown.parent.mkdir(parents=True, exist_ok=True)
+    write_text(markdown, f"{_versions()}; torch threads {args.threads}\n\n{throughput_markdown(rows)}")
+    print(f"markdown tables written to {markdown}")
     return rows
 
 
@@ -178,13 +181,11 @@ def _populations_flags(parser: argparse.ArgumentParser) -> None:
 
 def _populations(args: argparse.Namespace) -> list[dict[str, Any]]:
     """Agreement of the device's returns with the local path, then throughput per population size and the peak."""
-    from evolstm.bench.memory import return_freed_memory
     from evolstm.bench.populations import agreement, populations
     from evolstm.bench.timing import format_table
 
     if args.device == "cuda" and not torch.cuda.is_available():
         raise ConfigError("--device cuda: torch sees no CUDA device (use --device cpu)")
-    return_freed_memory()
     popsizes = args.popsizes or (GPU_POPSIZES if args.device == "cuda" else CPU_POPSIZES)
     rows = []
     for task in DEFAULT_TASKS:

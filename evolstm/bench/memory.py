@@ -1,52 +1,58 @@
-"""Peak memory of a block of work: the growth of the process's resident set (CPU) or of torch's CUDA allocations."""
+"""Peak memory of a block of work: the growth of the process's resident set (CPU) or of torch's CUDA allocations.
+
+On the CPU the kernel keeps the peak (VmHWM) and resets it on request (Linux >= 4.0, /proc/self/clear_refs), so
+measuring costs nothing while the block runs (a sampling thread would take the GIL from the loop being timed).
+"""
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import os
-import threading
-import time
 from types import TracebackType
 
 import torch
 
-#: glibc's mallopt parameter numbers
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-_SMALL = 64 * 1024
 
-
-def return_freed_memory() -> None:
-    """Make glibc give every allocation above 64 KiB back to the OS when freed (fixed mmap and trim thresholds), so
-    that the resident set follows the live tensors instead of keeping earlier rows' peaks in the heap."""
+def _trim_heap() -> None:
+    """Give the C heap's free memory back to the OS (glibc's malloc_trim), so that the resident set the peak starts
+    from holds live memory only; freed blocks kept in the heap would hide a row's growth."""
     name = ctypes.util.find_library("c")
-    if name is None:
-        return
-    libc = ctypes.CDLL(name)
-    if hasattr(libc, "mallopt"):
-        libc.mallopt(_M_MMAP_THRESHOLD, _SMALL)
-        libc.mallopt(_M_TRIM_THRESHOLD, _SMALL)
+    if name is not None:
+        libc = ctypes.CDLL(name)
+        if hasattr(libc, "malloc_trim"):
+            libc.malloc_trim(0)
 
 
-def resident_bytes() -> int:
-    """This process's resident set size now (Linux /proc; 0 elsewhere)."""
+def _status_kb(field: str) -> int:
+    """A size field of /proc/self/status (VmRSS, VmHWM) in KiB; 0 where there is no /proc."""
     try:
-        with open("/proc/self/statm") as statm:
-            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return 0
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _reset_peak() -> bool:
+    """Set the kernel's resident-set peak of this process to its current size; False where that is not possible."""
+    try:
+        with open("/proc/self/clear_refs", "w") as clear:
+            clear.write("5")
+        return True
+    except OSError:
+        return False
 
 
 class PeakMemory:
     """`with PeakMemory(device) as peak: ...` then `peak.bytes`: the highest growth over the start while the block
-    ran: of the resident set (sampled every millisecond by a thread) on the CPU, of torch's allocated CUDA memory
+    ran: of the resident set on the CPU (0 where the kernel cannot reset its peak), of torch's allocated CUDA memory
     (`max_memory_allocated`) on a GPU."""
 
-    def __init__(self, device: torch.device, every_s: float = 1e-3) -> None:
-        self.device, self.every_s = device, every_s
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
         self.bytes = 0
-        self._done = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def __enter__(self) -> PeakMemory:
         if self.device.type == "cuda":
@@ -54,15 +60,10 @@ class PeakMemory:
             torch.cuda.reset_peak_memory_stats()
             self._start = torch.cuda.memory_allocated()
         else:
-            self._start = self._peak = resident_bytes()
-            self._thread = threading.Thread(target=self._sample, daemon=True)
-            self._thread.start()
+            _trim_heap()
+            self._measured = _reset_peak()
+            self._start = _status_kb("VmRSS") * 1024
         return self
-
-    def _sample(self) -> None:
-        while not self._done.is_set():
-            self._peak = max(self._peak, resident_bytes())
-            time.sleep(self.every_s)
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
@@ -70,8 +71,5 @@ class PeakMemory:
         if self.device.type == "cuda":
             torch.cuda.synchronize()
             self.bytes = torch.cuda.max_memory_allocated() - self._start
-            return
-        self._done.set()
-        assert self._thread is not None
-        self._thread.join()
-        self.bytes = max(0, max(self._peak, resident_bytes()) - self._start)
+        elif self._measured:
+            self.bytes = max(0, _status_kb("VmHWM") * 1024 - self._start)

@@ -152,9 +152,10 @@ def throughput(
     peers_up_to: int,
 ) -> list[dict[str, Any]]:
     """One row per (popsize, path); `peers` among "compile", "evotorch", "evox"; the paths that loop over members
-    in Python only up to `peers_up_to` members. Ratios of env steps/s: the bare step's (every env alive) to each
-    batched row's (vs_bare: the cost of everything but the bare step, padding included), compiled to eager
-    (vs_eager); every row to EvoTorch's fastest (vs_evotorch_best) and to EvoX's evaluation (vs_evox)."""
+    in Python only up to `peers_up_to` members. Ratios: a batched row's seconds per loop step to the bare step's
+    (vs_bare; eager loops drop finished members, so their later steps are cheaper), compiled env steps/s to eager
+    ones (vs_eager); every row's env steps/s to EvoTorch's fastest (vs_evotorch_best) and to EvoX's evaluation
+    (vs_evox)."""
     rows: list[dict[str, Any]] = []
     for popsize in popsizes:
         paths = Paths(task, hidden, popsize, episodes, repeats)
@@ -168,7 +169,7 @@ def throughput(
                     batched.append(paths.evolstm("batched", device, compile=True))
                     batched[1]["vs_eager"] = batched[1]["env_steps_per_s"] / batched[0]["env_steps_per_s"]
                 for row in batched:
-                    row["vs_bare"] = bare["env_steps_per_s"] / row["env_steps_per_s"]
+                    row["vs_bare"] = row["step_ms"] / bare["step_ms"]
                 group += [batched[0], bare, *batched[1:]]
         if "evotorch" in peers:
             group += [paths.evotorch(False, False), paths.evotorch(True, False)] if small else []

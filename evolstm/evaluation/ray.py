@@ -101,7 +101,7 @@ class RayEvaluator:
             for worker, (lo, hi) in zip(self.workers, shares)
         ]
         parts = self._gather(futures, [(lo, 0) for lo, _ in shares])
-        return _merge(parts, axis=0)
+        return EpisodeResults.joined(parts, axis=0)
 
     def collect(self, params: Tensor, seeds: np.ndarray, norm: ObsNorm, sampling: Sampling) -> EpisodeResults:
         """Episodes in contiguous shares; one copy of the policy in the object store for all workers."""
@@ -111,7 +111,7 @@ class RayEvaluator:
             worker.collect.remote(shared, seeds, norm, sampling, share) for worker, share in zip(self.workers, shares)
         ]
         parts = self._gather(futures, [(0, lo) for lo, _ in shares])
-        return _merge(parts, axis=1)
+        return EpisodeResults.joined(parts, axis=1)
 
     def _gather(self, futures: list, offsets: list[tuple[int, int]]) -> list[EpisodeResults]:
         """The shares' results in order; an env's error is re-raised counted from the whole batch's first member."""
@@ -135,29 +135,3 @@ class RayEvaluator:
         for worker in self.workers:
             ray.kill(worker)
         self.workers = []
-
-
-def _merge(parts: list[EpisodeResults], axis: int) -> EpisodeResults:
-    """Concatenate shares along members (axis 0) or episodes (axis 1); pad trajectories in time."""
-    stats = parts[0].obs_stats
-    for part in parts[1:]:
-        stats = stats + part.obs_stats
-    trajectories = None
-    if parts[0].trajectories is not None:
-        steps = max(p.trajectories.valid.shape[0] for p in parts)
-        fields = zip(*(vars(p.trajectories).values() for p in parts))
-        trajectories = Trajectories(*(torch.cat([_pad_time(t, steps) for t in field], dim=1) for field in fields))
-    return EpisodeResults(
-        np.concatenate([p.returns for p in parts], axis=axis),
-        np.concatenate([p.lengths for p in parts], axis=axis),
-        stats,
-        trajectories,
-    )
-
-
-def _pad_time(tensor: Tensor, steps: int) -> Tensor:
-    """Zero-pad (False for masks) a time-first tensor to `steps` steps."""
-    missing = steps - tensor.shape[0]
-    if not missing:
-        return tensor
-    return torch.cat([tensor, tensor.new_zeros((missing, *tensor.shape[1:]))])

@@ -1,5 +1,5 @@
 """Evaluate in this process on a vector env: the task's per-env Gymnasium envs in lockstep (backend local, any id)
-or its torch-batched form (backend batched, all members and episodes as one tensor program on the CPU or a GPU)."""
+or its torch-batched form (backend batched, members and episodes as one tensor program on the CPU or a GPU)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,21 @@ from evolstm.normalization import ObsNorm
 from evolstm.policies import PolicySpec, PopulationPolicy, State
 from evolstm.rollout import EpisodeResults, VectorEnv, lockstep, play
 from evolstm.sampling import Sampling
+
+
+#: On the CPU a population is scored in chunks of members whose weights fit one core's cache (every loop step reads
+#: every member's weights; beyond the cache each step waits on memory), but of at least MIN_CHUNK_ENVS envs, since
+#: each chunk's loop pays the per-step overhead again. A GPU scores the whole population at once.
+CPU_CHUNK_BYTES = 2**20
+MIN_CHUNK_ENVS = 1024
+
+
+def chunk_members(device: torch.device, members: int, episodes: int, num_params: int) -> int:
+    """How many members one chunk of a scoring holds on `device` (all of them on a GPU)."""
+    if device.type != "cpu":
+        return members
+    fitting = CPU_CHUNK_BYTES // (4 * num_params)
+    return max(1, fitting, -(-MIN_CHUNK_ENVS // episodes))
 
 
 class VectorEvaluator:
@@ -44,7 +59,14 @@ class VectorEvaluator:
         return self._envs[count]
 
     def score(self, params: Tensor, seeds: np.ndarray, norm: ObsNorm) -> EpisodeResults:
-        """Greedy episodes: seeds.shape[1] for each of the params.shape[0] members, all at once."""
+        """Greedy episodes: seeds.shape[1] for each of the params.shape[0] members, in chunks of members on the CPU
+        (see chunk_members; each member's results are those of the whole batch)."""
+        size = chunk_members(self.device, len(params), seeds.shape[1], self.spec.num_params)
+        parts = [self._score(params[lo : lo + size], seeds[lo : lo + size], norm) for lo in range(0, len(params), size)]
+        return parts[0] if len(parts) == 1 else EpisodeResults.joined(parts)
+
+    def _score(self, params: Tensor, seeds: np.ndarray, norm: ObsNorm) -> EpisodeResults:
+        """One chunk's greedy episodes, all members at once."""
         policy = PopulationPolicy(self.spec, params.detach().float().to(self.device))
         compact = self.vectorization == "batched" and self._step is lockstep  # compiled steps keep their shapes
         return play(self._vector_env(seeds.size), policy, seeds, norm, step=self._step, compact=compact)

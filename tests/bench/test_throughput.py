@@ -52,6 +52,8 @@ def test_throughput_table_and_json(tmp_path: Path, capsys: pytest.CaptureFixture
     shown = capsys.readouterr().out
     assert agreement_differences(shown) == {"evolstm/TMaze-v0": 0.0} and "x EvoTorch" in shown
     assert "evox 1." in shown and "torch 2." in shown
+    table = out.with_suffix(".md").read_text()
+    assert "| TMaze-v0 | 4 |" in table and "eager / EvoX evaluate" in table
 
 
 def test_peers_up_to_skips_the_python_loops(tmp_path: Path) -> None:

@@ -153,3 +153,25 @@ def test_clear_errors() -> None:
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="evaluation.device: cuda was asked for"):
             VectorEvaluator(experiment.task, spec, "batched", "cuda")
+
+
+@pytest.mark.parametrize("vectorization", VECTORIZATIONS)
+def test_chunks_of_members_score_as_the_whole_population(vectorization: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On the CPU a population is scored in chunks of members (their weights fit the cache): each member's returns
+    and lengths are those of one whole batch, and the observation statistics add up to the same (up to the order of
+    the float64 sums)."""
+    from evolstm.evaluation import vector
+
+    experiment, spec, params = _setup("evolstm/MaskedCartPole-v0", members=10)
+    seeds = episode_seeds(0, "population", 0, 10, 2)
+    norm = ObsNorm.identity(spec.obs_dim)
+    whole = VectorEvaluator(experiment.task, spec, vectorization, "cpu").score(params, seeds, norm)
+    monkeypatch.setattr(vector, "CPU_CHUNK_BYTES", 1)
+    monkeypatch.setattr(vector, "MIN_CHUNK_ENVS", 6)  # chunks of 3 members: 3 + 3 + 3 + 1
+    assert vector.chunk_members(torch.device("cpu"), 10, 2, spec.num_params) == 3
+    chunked = VectorEvaluator(experiment.task, spec, vectorization, "cpu").score(params, seeds, norm)
+    np.testing.assert_array_equal(chunked.returns, whole.returns)
+    np.testing.assert_array_equal(chunked.lengths, whole.lengths)
+    assert chunked.obs_stats.count == whole.obs_stats.count
+    np.testing.assert_allclose(chunked.obs_stats.total, whole.obs_stats.total, rtol=1e-12)
+    np.testing.assert_allclose(chunked.obs_stats.total_sq, whole.obs_stats.total_sq, rtol=1e-12)
