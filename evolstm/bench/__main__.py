@@ -125,7 +125,7 @@ def _throughput(args: argparse.Namespace) -> list[dict[str, Any]]:
 
     if args.kwargs and not args.task:
         raise ConfigError("--kwargs: name the task they are for with --task")
-    peers = {"compile", "evotorch", "evox"} - {p for p in ("compile", "evotorch", "evox") if getattr(args, f"no_{p}")}
+    peers = {peer for peer in ("compile", "evotorch", "evox") if not getattr(args, f"no_{peer}")}
     if "evox" in peers:
         try:
             import evox  # noqa: F401

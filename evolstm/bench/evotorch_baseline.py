@@ -63,7 +63,6 @@ from __future__ import annotations
 import functools
 import logging
 import random
-import statistics
 import time
 from typing import Any
 
@@ -75,6 +74,7 @@ from evotorch.neuroevolution.net.vecrl import SyncVectorEnv
 from gymnasium.vector import AutoresetMode
 
 import evolstm.tasks  # noqa: F401  (registers the evolstm/... Gymnasium ids before EvoTorch makes envs)
+from evolstm.bench.timing import median_run
 from evolstm.tasks.batched import TorchVectorEnv
 
 __all__ = ["BatchedSameStepEnv", "evotorch_throughput", "network_string"]
@@ -252,7 +252,7 @@ def evotorch_throughput(
         random.setstate(py_random_state)
         logger.setLevel(old_level)
 
-    rate, steps, seconds, episodes_done = runs[[r[0] for r in runs].index(statistics.median_low([r[0] for r in runs]))]
+    rate, steps, seconds, episodes_done = median_run(runs)
     return {
         "env_steps_per_s": float(rate),
         "env_steps": float(steps),

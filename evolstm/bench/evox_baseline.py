@@ -61,7 +61,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import math
-import statistics
 import time
 from collections.abc import Callable
 from typing import Any
@@ -79,6 +78,7 @@ from gymnasium.vector import AutoresetMode
 from torch import Tensor, nn
 
 import evolstm.tasks  # noqa: F401  (registers the evolstm/... Gymnasium ids)
+from evolstm.bench.timing import median_run
 
 __all__ = ["EvoxLSTMPolicy", "LSTMRolloutProblem", "evox_throughput"]
 
@@ -202,12 +202,6 @@ class LSTMRolloutProblem(Problem):
         return returns.view(pop, episodes).mean(dim=1).to(dtype)
 
 
-def _median_run(runs: list[tuple[float, int, float]]) -> tuple[float, int, float]:
-    """The (rate, steps, seconds) run with the median rate (lower median for an even count)."""
-    rates = [r[0] for r in runs]
-    return runs[rates.index(statistics.median_low(rates))]
-
-
 def _time(call: Callable[[], Any], problem: LSTMRolloutProblem, repeats: int) -> tuple[float, int, float]:
     """``repeats`` timed calls; the median-rate one's env steps/s, env steps and seconds."""
     runs = []
@@ -218,7 +212,7 @@ def _time(call: Callable[[], Any], problem: LSTMRolloutProblem, repeats: int) ->
         seconds = time.perf_counter() - start
         steps = problem.env_steps - before
         runs.append((steps / seconds, steps, seconds))
-    return _median_run(runs)
+    return median_run(runs)
 
 
 def evox_throughput(

@@ -27,6 +27,13 @@ def median_time(run: Callable[[], Any], repeats: int) -> tuple[float, Any]:
     return statistics.median(times), result
 
 
+def median_run(runs: list[tuple]) -> tuple:
+    """The run whose first figure (a rate) is the median (the lower one for an even count), so that the figures
+    reported together come from one run."""
+    rates = [run[0] for run in runs]
+    return runs[rates.index(statistics.median_low(rates))]
+
+
 def evaluator_row(
     name: str, evaluator: VectorEvaluator, params: torch.Tensor, episodes: int, repeats: int
 ) -> dict[str, Any]:

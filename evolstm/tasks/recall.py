@@ -209,7 +209,7 @@ class RepeatPreviousVectorEnv(TorchVectorEnv):
         # the last lag + 1 symbols shown (oldest first), so that a step draws only the next one
         streams = counter_random.stream_keys(keys, "starts")
         first = counter_random.below(
-            counter_random.keyed_bits(streams, torch.zeros(1, dtype=torch.int64, device=keys.device)), self.num_symbols
+            counter_random.keyed_bits(streams, counter_random.arange(keys, 0, 1)), self.num_symbols
         )
         recent = torch.cat([torch.zeros(len(keys), self.lag, dtype=torch.int64, device=keys.device), first], 1)
         return {"streams": streams, "t": torch.zeros_like(keys), "recent": recent}
