@@ -15,10 +15,11 @@ import torch._dynamo
 
 from evolstm.rollout import Lockstep, lockstep
 
-#: compiled programs kept per process: one per (task, batch size, device, identity normalizer or not); the
-#: population, greedy and final batches of a run need up to six, a benchmark sweep more (torch's default of 8 would
-#: fall back to eager without saying so)
-RECOMPILE_LIMIT = 64
+#: compiled programs kept per process: one per (task, batch size, device, identity normalizer or not), where the
+#: batch sizes of a scoring are its population's and the power-of-two batches that compaction shrinks it to (up to
+#: log2(P) + 1); a run's population, greedy and final batches need a few dozen, a benchmark sweep over population
+#: sizes more (torch's default of 8 would fall back to eager without saying so)
+RECOMPILE_LIMIT = 256
 
 
 def compiled_lockstep() -> Lockstep:

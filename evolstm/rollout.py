@@ -3,15 +3,16 @@ seeded resets, masking finished episodes, gathering returns, lengths, observatio
 
 The vector env has autoreset disabled and keeps stepping (or, in lockstep, skips) finished episodes; they are masked
 out here. On a GPU the loop copies to the host only to check, every `SYNC_EVERY` steps, whether any episode is still
-running; at those checks, a batched loop may also drop the members that have finished (`compact`). One loop step
-(policy step, action, env step, bookkeeping) is one function, `lockstep`, that `evolstm.fused` can compile whole.
+running; at those checks, a batched loop may also drop the members that have finished (`compact`): exactly those, or,
+for compiled steps (one program per batch size), down to a power-of-two batch. One loop step (policy step, action,
+env step, bookkeeping) is one function, `lockstep`, that `evolstm.fused` can compile whole.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 import numpy as np
 import torch
@@ -26,6 +27,9 @@ from evolstm.tasks.batched import select_envs
 SYNC_EVERY = 16
 #: with `compact`, the loop drops the members whose episodes have all ended once they are this share of the batch
 COMPACT_SHARE = 0.5
+#: how a loop drops members: "exact" keeps only those still playing; "buckets" pads them with ended members to a
+#: power of two, so that compiled steps (static shapes) see at most log2(P) + 1 batch sizes in a run
+Compaction = Literal["exact", "buckets"]
 
 
 class VectorEnv(Protocol):
@@ -176,15 +180,15 @@ def play(
     act: ActionFn | None = None,
     record: bool = False,
     step: Lockstep = lockstep,
-    compact: bool = False,
+    compact: Compaction | None = None,
 ) -> EpisodeResults:
     """Play one episode in each env, env p * E + e for member p with seed seeds[p, e], all members in lockstep.
 
     `act` turns head outputs into actions (greedy by default); with `record` the padded trajectories come back too;
     `step` is the loop step (`lockstep`, or its compiled form from `evolstm.fused`). With `compact` (a batched env,
-    a `PopulationPolicy`, eager steps), whenever at least COMPACT_SHARE of the members have ended all their episodes,
-    the loop goes on with the others only (at a host check it makes anyway), so that long episodes of a few members
-    do not keep the whole population stepping; each member's results stay exactly what they would have been.
+    a `PopulationPolicy`), whenever at least COMPACT_SHARE of the members have ended all their episodes, the loop goes
+    on with the others only (at a host check it makes anyway; see `Compaction`), so that long episodes of a few
+    members do not keep the whole population stepping; each member's results stay exactly what they would have been.
     """
     if compact and (record or act is not None):
         raise ValueError("compact plays greedy, unrecorded episodes only (sampling keys and records are per row)")
@@ -226,17 +230,16 @@ def play(
             if not bool(carry.alive.any()):
                 break
             continue
-        going = carry.alive.view(playing, episodes).any(dim=1)
-        still = int(going.sum())
-        if still <= playing * (1 - COMPACT_SHARE):
-            returns[rows], lengths[rows] = carry.returns, carry.lengths
-            if still == 0:
-                break
-            kept = going.nonzero().squeeze(1)
-            env_rows = (kept.unsqueeze(1) * episodes + torch.arange(episodes, device=device)).reshape(-1)
-            envs, policy, rows = select_envs(envs, env_rows), policy.select(kept), rows[env_rows]
-            carry = _select(carry, kept, env_rows)
-            playing = still
+        kept = _kept_members(carry.alive.view(playing, episodes).any(dim=1), compact)
+        if kept is None:
+            continue
+        returns[rows], lengths[rows] = carry.returns, carry.lengths
+        if not len(kept):
+            break
+        env_rows = (kept.unsqueeze(1) * episodes + torch.arange(episodes, device=device)).reshape(-1)
+        envs, policy, rows = select_envs(envs, env_rows), policy.select(kept), rows[env_rows]
+        carry = _select(carry, kept, env_rows)
+        playing = len(kept)
     if not compact:
         returns, lengths = carry.returns, carry.lengths
     stats = ObsStats(carry.seen_sum.cpu().numpy(), carry.seen_sq.cpu().numpy(), int(lengths.sum()))
@@ -247,6 +250,19 @@ def play(
         trajectories = Trajectories(inputs[:last], taken[:last], rewards[:last], valid[:last])
     shape = (members, episodes)
     return EpisodeResults(returns.view(shape).cpu().numpy(), lengths.view(shape).cpu().numpy(), stats, trajectories)
+
+
+def _kept_members(going: Tensor, compact: Compaction) -> Tensor | None:
+    """The members (indices into `going`, [P] bool: some episode still runs) that the loop goes on with, once at
+    least COMPACT_SHARE of them have ended (None before; empty once all have): those still going, in order, or for
+    "buckets" the smallest power of two that holds them, padded with ended members (which step on, masked)."""
+    still = int(going.sum())
+    if still > len(going) * (1 - COMPACT_SHARE):
+        return None
+    if compact == "exact" or not still:
+        return going.nonzero().squeeze(1)
+    bucket = 1 << (still - 1).bit_length()
+    return torch.argsort(going.logical_not().byte(), stable=True)[:bucket]  # going members first
 
 
 def _pad_time(tensor: Tensor, steps: int) -> Tensor:

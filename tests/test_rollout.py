@@ -9,7 +9,7 @@ import torch
 from evolstm.environment import make_vector_env, policy_spec
 from evolstm.normalization import ObsNorm
 from evolstm.policies import Policy, PopulationPolicy
-from evolstm.rollout import EpisodeResults, play
+from evolstm.rollout import Compaction, EpisodeResults, play
 from evolstm.seeding import episode_seeds
 from tests.conftest import make_experiment
 
@@ -19,7 +19,9 @@ TASK = "evolstm/MaskedCartPole-v0"
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
-def _play(observe: list[int] | None, episodes: int, compact: bool, device: str, **kwargs: object) -> EpisodeResults:
+def _play(
+    observe: list[int] | None, episodes: int, compact: Compaction | None, device: str, **kwargs: object
+) -> EpisodeResults:
     """40 members of very different quality (long and short episodes)."""
     experiment = make_experiment(task={"id": TASK, "kwargs": {}, "observe": observe}, policy={"hidden": 6})
     spec = policy_spec(experiment.task, experiment.policy)
@@ -35,19 +37,25 @@ def _play(observe: list[int] | None, episodes: int, compact: bool, device: str, 
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("episodes", [1, 3])
 @pytest.mark.parametrize("observe", [None, [0]])
+@pytest.mark.parametrize("compact", ["exact", "buckets"])
 def test_compacting_changes_no_result(
-    observe: list[int] | None, episodes: int, device: str, monkeypatch: pytest.MonkeyPatch
+    compact: Compaction, observe: list[int] | None, episodes: int, device: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Members drop out at several steps; with an observation mask, the wrapper around the batched env is carried
-    along. On CUDA this checks that a smaller batch of members rounds each member as the whole batch did."""
-    whole = _play(observe, episodes, False, device)
+    along. On CUDA this checks that a smaller batch of members rounds each member as the whole batch did. Buckets
+    are powers of two that shrink each time."""
+    monkeypatch.setattr("evolstm.rollout.SYNC_EVERY", 1)  # a GPU's loop checks (and compacts) every step too
+    whole = _play(observe, episodes, None, device)
     selections = []
     select = PopulationPolicy.select
     monkeypatch.setattr(
         PopulationPolicy, "select", lambda self, kept: selections.append(len(kept)) or select(self, kept)
     )
-    compacted = _play(observe, episodes, True, device)
+    compacted = _play(observe, episodes, compact, device)
     assert len(selections) >= 2, selections  # the loop did drop members, more than once
+    if compact == "buckets":
+        assert all(size & (size - 1) == 0 for size in selections), selections
+        assert selections == sorted(set(selections), reverse=True), selections
     np.testing.assert_array_equal(compacted.returns, whole.returns)
     np.testing.assert_array_equal(compacted.lengths, whole.lengths)
     np.testing.assert_array_equal(compacted.obs_stats.total, whole.obs_stats.total)
@@ -56,4 +64,4 @@ def test_compacting_changes_no_result(
 
 def test_compacting_refuses_recorded_or_sampled_episodes() -> None:
     with pytest.raises(ValueError, match="compact"):
-        _play(None, 1, True, "cpu", record=True)
+        _play(None, 1, "exact", "cpu", record=True)

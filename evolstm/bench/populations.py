@@ -65,5 +65,9 @@ def populations(
             peak_mb=peak.bytes / 2**20,
             kb_per_member=peak.bytes / 1024 / popsize,
         )
+        print(
+            f"{experiment.task.id} {name}: {popsize * episodes:,} envs, {row['env_steps_per_s']:,.0f} env steps/s",
+            flush=True,
+        )
         rows.append(row)
     return rows

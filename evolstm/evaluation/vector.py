@@ -68,7 +68,7 @@ class VectorEvaluator:
     def _score(self, params: Tensor, seeds: np.ndarray, norm: ObsNorm) -> EpisodeResults:
         """One chunk's greedy episodes, all members at once."""
         policy = PopulationPolicy(self.spec, params.detach().float().to(self.device))
-        compact = self.vectorization == "batched" and self._step is lockstep  # compiled steps keep their shapes
+        compact = None if self.vectorization == "local" else "exact" if self._step is lockstep else "buckets"
         return play(self._vector_env(seeds.size), policy, seeds, norm, step=self._step, compact=compact)
 
     def collect(
