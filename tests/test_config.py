@@ -41,7 +41,10 @@ BAD = [
     ({"trainer": {"kind": "es", "algorithm": "nes9"}}, "trainer.algorithm: Input should be 'pgpe', 'cmaes'"),
     ({"trainer": {"kind": "es", "generations": None}}, "trainer: set generations or max_env_steps"),
     ({"trainer": {"kind": "es", "popsize_typo": 3}}, "trainer.popsize_typo: unknown key"),
-    ({"policy": {"kind": "transformer"}}, "policy.kind: Input should be 'lstm', 'gru', 'peephole' or 'feedforward'"),
+    (
+        {"policy": {"kind": "transformer"}},
+        "policy.kind: Input should be 'lstm', 'gru', 'peephole', 'feedforward' or 'rnn'",
+    ),
     ({"task": {"id": "evolstm/Nope-v0"}}, "task.id: unknown Gymnasium id 'evolstm/Nope-v0'"),
     ({"task": {"id": "no_such_module:Env-v0"}}, "task.id: cannot import module 'no_such_module'"),
     ({"evaluation": {"backend": "cloud"}}, "evaluation.backend: Input should be 'local'"),

@@ -18,6 +18,9 @@ TMAZE = {"task": {"kwargs": {"length": 4}}, "policy": {"hidden": 8}}
 CARTPOLE = {"task": {"kwargs": {}}, "policy": {"hidden": 8, "obs_norm": True}}
 REPEAT = {"task": {"kwargs": {"symbols": 2, "lag": 1, "length": 8}}, "policy": {"hidden": 8}}
 REINFORCE = {"kind": "reinforce", "learning_rate": 0.01}
+#: pole balancing in 1,000-step episodes (the benchmark's are 100,000), deterministic starts: one final episode
+POLES = {"policy": {"hidden": 8}, "evaluation": {"backend": "batched", "greedy_episodes": 1, "final_episodes": 1}}
+CMAES = {"algorithm": "cmaes", "popsize": 32, "episodes": 1, "stdev_init": 0.5, "stop_at": 1000.0}
 
 #: (trainer, task id) -> (experiment sections, exported policy, return it must reach on fresh episodes, chance level)
 BUDGETS: dict[tuple[str, str], tuple[dict[str, Any], str, float, float]] = {
@@ -80,6 +83,41 @@ BUDGETS: dict[tuple[str, str], tuple[dict[str, Any], str, float, float]] = {
         "final",
         0.9,
         0.5,
+    ),
+    # chance: an untrained network pushes little, and the poles fall after ~20 steps
+    ("es", "evolstm/SinglePoleNoVel-v0"): (
+        {**POLES, "task": {"kwargs": {"max_steps": 1000}}, "trainer": {**CMAES, "generations": 60}},
+        "center",
+        1000.0,
+        30.0,
+    ),
+    ("reinforce", "evolstm/SinglePoleNoVel-v0"): (
+        {
+            **POLES,
+            "task": {"kwargs": {"max_steps": 1000}},
+            "trainer": {**REINFORCE, "episodes": 16, "iterations": 300, "stop_at": 1000.0},
+            "evaluation": {**POLES["evaluation"], "greedy_every": 5},
+        },
+        "best",
+        1000.0,
+        30.0,
+    ),
+    ("es", "evolstm/DoublePoleNoVel-v0"): (
+        {**POLES, "task": {"kwargs": {"max_steps": 1000}}, "trainer": {**CMAES, "generations": 100}},
+        "best",
+        300.0,
+        30.0,
+    ),
+    ("reinforce", "evolstm/DoublePoleNoVel-v0"): (
+        {
+            **POLES,
+            "task": {"kwargs": {"max_steps": 1000}},
+            "trainer": {**REINFORCE, "episodes": 16, "iterations": 200, "stop_at": 1000.0},
+            "evaluation": {**POLES["evaluation"], "greedy_every": 5},
+        },
+        "final",
+        50.0,
+        30.0,
     ),
 }
 CASES = list(itertools.product(TRAINER_KINDS, TASK_IDS))

@@ -51,6 +51,19 @@ def _list_of(minimum: int) -> Callable[[str], list[int]]:
     return lambda text: [one(part) for part in text.split(",")]
 
 
+def _names(allowed: dict[str, Any]) -> Callable[[str], list[str]]:
+    """An argparse type: comma-separated names, each one of `allowed`'s keys."""
+
+    def parse(text: str) -> list[str]:
+        names = [part.strip() for part in text.split(",")]
+        unknown = [n for n in names if n not in allowed]
+        if unknown:
+            raise argparse.ArgumentTypeError(f"unknown {', '.join(unknown)}; allowed: {', '.join(allowed)}")
+        return names
+
+    return parse
+
+
 def _mapping(text: str) -> dict[str, Any]:
     """An argparse type: a YAML mapping such as '{length: 10}'."""
     try:
@@ -206,6 +219,74 @@ def _populations(args: argparse.Namespace) -> list[dict[str, Any]]:
     return rows
 
 
+def _poles_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags of `poles`."""
+    from evolstm.bench.poles import DEFAULT_METHODS, METHODS, TASKS
+
+    parser.add_argument("--runs", type=_at_least(1), default=50, help="independent runs per method (default: 50)")
+    parser.add_argument(
+        "--methods",
+        type=_names(METHODS),
+        default=list(DEFAULT_METHODS),
+        help=f"comma-separated methods, of {', '.join(METHODS)} (default: {','.join(DEFAULT_METHODS)})",
+    )
+    parser.add_argument(
+        "--tasks", type=_names(TASKS), default=["double"], help="comma-separated: double, single (default: double)"
+    )
+    parser.add_argument(
+        "--fitness",
+        type=_names({"standard": 0, "damping": 0}),
+        default=["standard", "damping"],
+        help="comma-separated fitness functions: standard, damping (default: both)",
+    )
+    parser.add_argument(
+        "--max-evaluations",
+        type=_at_least(1),
+        default=20_000,
+        help="episodes a run may play before it counts as unsolved (default: %(default)s)",
+    )
+    parser.add_argument("--seed", type=_at_least(0), default=0, help="first of the runs' seeds (default: 0)")
+    parser.add_argument(
+        "--eager", action="store_true", help="score with eager steps: no compiling, but long episodes run ~10x slower"
+    )
+    parser.add_argument("--threads", type=_at_least(1), default=1, help="torch intra-op threads (default: 1)")
+
+
+def _poles(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Runs of each method on each task and fitness; a markdown table (with the published rows) and a figure."""
+    import time
+
+    from evolstm.bench.poles import PoleRuns, summary
+    from evolstm.bench.poles_report import figure, markdown
+
+    rows = []
+    for task in args.tasks:
+        for fitness in args.fitness:
+            for method in args.methods:
+                began = time.perf_counter()
+                runs = PoleRuns(method, task, fitness, args.runs, args.max_evaluations, args.seed, True, not args.eager)
+                results = runs.run()
+                row = summary(method, task, fitness, results, time.perf_counter() - began, runs.spec.num_params)
+                row.update(max_evaluations=args.max_evaluations, threads=args.threads)
+                print(
+                    f"{method} {task} {fitness}: {row['solved']}/{row['runs']} solved, mean "
+                    f"{row['mean_evaluations']:,.0f} / median {row['median_evaluations']:,.0f} evaluations, "
+                    f"{row['wall_seconds'] / 60:.1f} min",
+                    flush=True,
+                )
+                rows.append(row)
+    header = (
+        f"{_versions()}; torch threads {args.threads}; {args.runs} runs per method, at most "
+        f"{args.max_evaluations:,} evaluations each"
+    )
+    table = markdown(rows, header)
+    write_text(args.out.with_suffix(".md"), table)
+    figure(rows, args.out.with_suffix(".png"))
+    print(table)
+    print(f"markdown table and figure written to {args.out.with_suffix('.md')} and {args.out.with_suffix('.png')}")
+    return rows
+
+
 def _resets_flags(parser: argparse.ArgumentParser) -> None:
     """Flags of `resets`."""
     parser.add_argument("--device", default="cpu", choices=["cuda", "cpu"], help="where the envs live (default: cpu)")
@@ -226,8 +307,11 @@ def _resets(args: argparse.Namespace) -> list[dict[str, Any]]:
     if args.device == "cuda" and not torch.cuda.is_available():
         raise ConfigError("--device cuda: torch sees no CUDA device (use --device cpu)")
     rows = []
-    for task in [*DEFAULT_TASKS, {"id": "evolstm/TMaze-v0", "kwargs": {}}]:
-        rows += reset_times(task, args.sizes, args.device, args.repeats)
+    from evolstm.tasks import TASK_IDS
+
+    kwargs = {task["id"]: task["kwargs"] for task in DEFAULT_TASKS}
+    for task_id in TASK_IDS:  # every batched task
+        rows += reset_times({"id": task_id, "kwargs": kwargs.get(task_id, {})}, args.sizes, args.device, args.repeats)
     print(f"device {args.device}; torch {torch.__version__}; torch threads: {args.threads}; one seed per env")
     print(format_table(rows))
     return rows
@@ -307,6 +391,12 @@ COMMANDS: dict[str, Command] = {
         "checking that it scores exactly as the local path",
         _populations_flags,
         _populations,
+    ),
+    "poles": Command(
+        "evaluations to solve pole balancing without velocities (DPNV, single pole) over many runs per method, "
+        "beside the published figures",
+        _poles_flags,
+        _poles,
     ),
     "resets": Command(
         "time to reset 1k to 262k envs of each batched task (start states drawn on the device)",

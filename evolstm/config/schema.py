@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from evolstm.config.options import check_options, parents_problem
 from evolstm.config.sizes import MAX_EPISODE_STEPS, MAX_EPISODES, MAX_HIDDEN, MAX_LAYERS, MAX_POPSIZE, MAX_THREADS
 
-PolicyKind = Literal["lstm", "gru", "peephole", "feedforward"]
+PolicyKind = Literal["lstm", "gru", "peephole", "feedforward", "rnn"]
 ESAlgorithm = Literal["pgpe", "cmaes", "snes", "xnes", "cem", "ga", "cosyne"]
 Backend = Literal["local", "batched", "ray"]
 POLICY_KINDS: tuple[str, ...] = get_args(PolicyKind)

@@ -1,5 +1,5 @@
 """The memory-trace figure of one replayed episode: what the policy saw, did and got, and, unit by unit, what its
-memory held (LSTM cell state; GRU/feed-forward hidden state) and how its gates opened, with memory events marked."""
+memory held (LSTM cell state; GRU/RNN/feed-forward hidden state) and how its gates opened, with memory events marked."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ STATE_PANELS = {
         ("reset_gate", "reset gate r", (0, 1)),
     ],
     "feedforward": [("hidden", "hidden activation (no memory)", (-1, 1))],
+    "rnn": [("hidden", "hidden state h", (-1, 1)), ("pre_activation", "pre-activation (before tanh)", None)],
 }
 STATE_PANELS["peephole"] = STATE_PANELS["lstm"]
 EVENT_COLORS = {"cue": "tab:orange", "decision": "tab:purple"}

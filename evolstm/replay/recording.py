@@ -42,6 +42,7 @@ ARRAYS = {
     "reset_gate": "[N, T, L, H] GRU reset gate r at step t",
     "update_gate": "[N, T, L, H] GRU update gate z at step t",
     "candidate": "[N, T, L, H] GRU candidate state n at step t",
+    "pre_activation": "[N, T, L, H] plain RNN pre-activation (before tanh) at step t",
 }
 
 

@@ -19,9 +19,21 @@ _SPECS: dict[str, dict[str, Any]] = {
         "entry_point": "evolstm.tasks.recall:RepeatPreviousEnv",
         "vector_entry_point": "evolstm.tasks.recall:RepeatPreviousVectorEnv",
     },
+    "evolstm/DoublePoleNoVel-v0": {
+        "entry_point": "evolstm.tasks.poles:PoleBalancingEnv",
+        "vector_entry_point": "evolstm.tasks.poles:PoleBalancingVectorEnv",
+        "kwargs": {"poles": 2, "velocities": False},
+    },
+    "evolstm/SinglePoleNoVel-v0": {
+        "entry_point": "evolstm.tasks.poles:PoleBalancingEnv",
+        "vector_entry_point": "evolstm.tasks.poles:PoleBalancingVectorEnv",
+        "kwargs": {"poles": 1, "velocities": False},
+    },
 }
 
 TASK_IDS: tuple[str, ...] = tuple(_SPECS)
+#: tasks whose episodes start from one fixed state whatever the seed (the pole-balancing benchmark's standard start)
+FIXED_START_TASKS: frozenset[str] = frozenset({"evolstm/DoublePoleNoVel-v0", "evolstm/SinglePoleNoVel-v0"})
 
 for _task_id, _kwargs in _SPECS.items():
     if _task_id not in gymnasium.registry:

@@ -79,6 +79,7 @@ class TorchVectorEnv(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self.state: State = {}  # filled by the first reset
+        self._action_dtype = torch.int64 if isinstance(twin.action_space, gym.spaces.Discrete) else torch.float32
         self._ended = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
 
     # ------------------------------------------------------------------ hooks (pure functions of tensors)
@@ -122,7 +123,7 @@ class TorchVectorEnv(VectorEnv):
 
     def step(self, actions: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, dict[str, Any]]:
         """Step all envs; with NEXT_STEP, envs that ended last step are reset instead (their key's successor)."""
-        actions = torch.as_tensor(actions, dtype=torch.int64, device=self.device)
+        actions = torch.as_tensor(actions, dtype=self._action_dtype, device=self.device)
         state, rewards, terminated, truncated = self._advance(self.state, actions)
         if self.autoreset_mode is AutoresetMode.NEXT_STEP:
             # start states for every env, used where one ended: no host check of which did (no device sync)

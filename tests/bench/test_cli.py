@@ -16,6 +16,7 @@ MISTAKES = {
     "resets": ["--sizes", "0"],
     "ray-workers": ["--workers", "1,x"],
     "checkpoint": ["--experiment", "no-such-experiment.yaml"],
+    "poles": ["--methods", "snes-rnn1,hill-climbing"],
 }
 
 

@@ -96,8 +96,9 @@ def test_collections_are_equal_on_both_vector_envs(task_id: str) -> None:
     experiment, spec, params = _setup(task_id)
     seeds = episode_seeds(0, "training", 0, 1, 6)[0]
     norm = ObsNorm.identity(spec.obs_dim)
-    local = VectorEvaluator(experiment.task, spec, "local").collect(params[0], seeds, norm, Sampling())
-    batched = VectorEvaluator(experiment.task, spec, "batched", "cpu").collect(params[0], seeds, norm, Sampling())
+    sampling = Sampling() if spec.discrete else Sampling(std=(0.5,) * spec.action_dim)  # Box: a Gaussian policy
+    local = VectorEvaluator(experiment.task, spec, "local").collect(params[0], seeds, norm, sampling)
+    batched = VectorEvaluator(experiment.task, spec, "batched", "cpu").collect(params[0], seeds, norm, sampling)
     np.testing.assert_array_equal(batched.returns, local.returns)
     valid = local.trajectories.valid
     assert torch.equal(batched.trajectories.valid, valid)

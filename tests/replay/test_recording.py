@@ -22,6 +22,7 @@ GATES = {
     "peephole": {"input_gate", "forget_gate", "output_gate", "cell_input", "hidden", "cell"},
     "gru": {"reset_gate", "update_gate", "candidate", "hidden"},
     "feedforward": {"hidden"},
+    "rnn": {"pre_activation", "hidden"},
 }
 SEEDS = np.array([3, 11, 12])
 

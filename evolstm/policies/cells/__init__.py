@@ -7,6 +7,7 @@ from evolstm.policies.cells.feedforward import FeedForwardCell
 from evolstm.policies.cells.gru import GRUCell
 from evolstm.policies.cells.lstm import LSTMCell
 from evolstm.policies.cells.peephole import PeepholeCell
+from evolstm.policies.cells.rnn import RNNCell
 
 #: Policy kind (as `PolicyConfig.kind` spells it) -> its cell.
 CELLS: dict[str, type[Cell]] = {
@@ -14,6 +15,7 @@ CELLS: dict[str, type[Cell]] = {
     "gru": GRUCell,
     "peephole": PeepholeCell,
     "feedforward": FeedForwardCell,
+    "rnn": RNNCell,
 }
 
 
