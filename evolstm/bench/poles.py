@@ -4,10 +4,11 @@ independent runs of each method, beside the published figures of the neuroevolut
 Each run is an EvoTorch searcher with its own seed; a run whose best has not improved for `patience` generations
 (or whose searcher fails) restarts with a fresh searcher, its evaluations still counting. The runs of a method play
 together: every round, the populations of all runs still searching are scored as one batch on the batched env
-(`Rounds`), so that 50 runs cost about as many loop steps as one. An evaluation is one episode of one network; every episode a run plays counts,
-the whole generation in which it solved included. With the damping fitness, a generation's best network that
-balanced all 1,000 steps is tested for 100,000 steps on the standard task; those tests are counted apart (`checks`).
-A solving network then faces the 625 starts of the generalization test (1,000 steps each).
+(`Rounds`), so that 50 runs cost about as many loop steps as one. An evaluation is one episode of one network;
+every episode a run plays counts, the whole generation in which it solved included. With the damping fitness, a
+generation's best network that balanced all 1,000 steps is tested for 100,000 steps on the standard task; those
+tests are counted apart (`checks`). A solving network then faces the 625 starts of the generalization test (1,000
+steps each).
 """
 
 from __future__ import annotations
