@@ -249,35 +249,53 @@ def _poles_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--eager", action="store_true", help="score with eager steps: no compiling, but long episodes run ~10x slower"
     )
-    parser.add_argument("--threads", type=_at_least(1), default=1, help="torch intra-op threads (default: 1)")
+    parser.add_argument(
+        "--threads", type=_at_least(1), default=1, help="torch intra-op threads per process (default: 1)"
+    )
+    parser.add_argument(
+        "--jobs",
+        type=_at_least(1),
+        default=os.cpu_count() or 1,
+        help="processes playing the table's rows (method, task, fitness) in parallel (default: CPU count, %(default)s)",
+    )
 
 
 def _poles(args: argparse.Namespace) -> list[dict[str, Any]]:
-    """Runs of each method on each task and fitness; a markdown table (with the published rows) and a figure."""
+    """Runs of each method on each task and fitness, the rows spread over `--jobs` processes; a markdown table (with
+    the published rows) and a figure."""
+    import multiprocessing
     import time
+    from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    from evolstm.bench.poles import PoleRuns, summary
+    from evolstm.bench.poles import measure
     from evolstm.bench.poles_report import figure, markdown
 
-    rows = []
-    for task in args.tasks:
-        for fitness in args.fitness:
-            for method in args.methods:
-                began = time.perf_counter()
-                runs = PoleRuns(method, task, fitness, args.runs, args.max_evaluations, args.seed, True, not args.eager)
-                results = runs.run()
-                row = summary(method, task, fitness, results, time.perf_counter() - began, runs.spec.num_params)
-                row.update(max_evaluations=args.max_evaluations, threads=args.threads)
-                print(
-                    f"{method} {task} {fitness}: {row['solved']}/{row['runs']} solved, mean "
-                    f"{row['mean_evaluations']:,.0f} / median {row['median_evaluations']:,.0f} evaluations, "
-                    f"{row['wall_seconds'] / 60:.1f} min",
-                    flush=True,
-                )
-                rows.append(row)
+    began = time.perf_counter()
+    cells = [(method, task, fitness) for task in args.tasks for fitness in args.fitness for method in args.methods]
+    settings = (args.runs, args.max_evaluations, args.seed, not args.eager, args.threads)
+
+    def report(row: dict[str, Any]) -> dict[str, Any]:
+        row.update(max_evaluations=args.max_evaluations, threads=args.threads)
+        print(
+            f"{row['method']} {row['task']} {row['fitness']}: {row['solved']}/{row['runs']} solved, mean "
+            f"{row['mean_evaluations']:,.0f} / median {row['median_evaluations']:,.0f} evaluations, "
+            f"{row['wall_seconds'] / 60:.1f} min",
+            flush=True,
+        )
+        return row
+
+    if args.jobs == 1:
+        rows = [report(measure(*cell, *settings)) for cell in cells]
+    else:  # spawned, not forked: each process starts its own torch (threads, compiled programs)
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(min(args.jobs, len(cells)), mp_context=context) as pool:
+            futures = {pool.submit(measure, *cell, *settings): i for i, cell in enumerate(cells)}
+            finished = {futures[future]: report(future.result()) for future in as_completed(futures)}
+        rows = [finished[i] for i in range(len(cells))]
     header = (
-        f"{_versions()}; torch threads {args.threads}; {args.runs} runs per method, at most "
-        f"{args.max_evaluations:,} evaluations each"
+        f"{_versions()}; {min(args.jobs, len(cells))} processes of {args.threads} torch thread(s); {args.runs} runs "
+        f"per method, at most {args.max_evaluations:,} evaluations each; the whole table "
+        f"{(time.perf_counter() - began) / 60:.1f} min"
     )
     table = markdown(rows, header)
     write_text(args.out.with_suffix(".md"), table)

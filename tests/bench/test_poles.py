@@ -134,3 +134,20 @@ def test_poles_command_writes_json_markdown_and_figure(tmp_path: Path) -> None:
     table = out.with_suffix(".md").read_text()
     assert "evolstm snes-rnn1" in table and "| CoSyNE | 1,249 | Gomez, Schmidhuber & Miikkulainen" in table
     assert out.with_suffix(".png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_poles_rows_spread_over_processes_are_those_of_one_process(tmp_path: Path) -> None:
+    """--jobs 2 plays the table's rows in two spawned processes: the same rows, in the table's order (fitness as
+    given), each with its settings, as one process plays."""
+    argv = ["poles", "--runs", "2", "--methods", "snes-rnn1", "--fitness", "damping,standard"]
+    argv += ["--max-evaluations", "48", "--eager"]
+    rows = {}
+    for jobs in (1, 2):
+        out = tmp_path / f"jobs-{jobs}.json"
+        assert main([*argv, "--jobs", str(jobs), "--out", str(out)]) == 0
+        rows[jobs] = json.loads(out.read_text())
+        assert f"{jobs} processes of 1 torch thread(s)" in out.with_suffix(".md").read_text()
+    for one, two in zip(rows[1], rows[2], strict=True):
+        assert (two["fitness"], two["threads"], two["max_evaluations"]) == (one["fitness"], 1, 48)
+        assert [{**r, "seconds": 0} for r in two["run_rows"]] == [{**r, "seconds": 0} for r in one["run_rows"]]
+    assert [row["fitness"] for row in rows[2]] == ["damping", "standard"]
