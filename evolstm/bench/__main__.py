@@ -275,7 +275,6 @@ def _poles(args: argparse.Namespace) -> list[dict[str, Any]]:
     settings = (args.runs, args.max_evaluations, args.seed, not args.eager, args.threads)
 
     def report(row: dict[str, Any]) -> dict[str, Any]:
-        row.update(max_evaluations=args.max_evaluations, threads=args.threads)
         print(
             f"{row['method']} {row['task']} {row['fitness']}: {row['solved']}/{row['runs']} solved, mean "
             f"{row['mean_evaluations']:,.0f} / median {row['median_evaluations']:,.0f} evaluations, "
@@ -284,16 +283,17 @@ def _poles(args: argparse.Namespace) -> list[dict[str, Any]]:
         )
         return row
 
-    if args.jobs == 1:
+    processes = min(args.jobs, len(cells))
+    if processes == 1:
         rows = [report(measure(*cell, *settings)) for cell in cells]
     else:  # spawned, not forked: each process starts its own torch (threads, compiled programs)
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(min(args.jobs, len(cells)), mp_context=context) as pool:
+        with ProcessPoolExecutor(processes, mp_context=context) as pool:
             futures = {pool.submit(measure, *cell, *settings): i for i, cell in enumerate(cells)}
             finished = {futures[future]: report(future.result()) for future in as_completed(futures)}
         rows = [finished[i] for i in range(len(cells))]
     header = (
-        f"{_versions()}; {min(args.jobs, len(cells))} processes of {args.threads} torch thread(s); {args.runs} runs "
+        f"{_versions()}; {processes} processes of {args.threads} torch thread(s); {args.runs} runs "
         f"per method, at most {args.max_evaluations:,} evaluations each; the whole table "
         f"{(time.perf_counter() - began) / 60:.1f} min"
     )

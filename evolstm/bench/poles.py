@@ -297,13 +297,14 @@ class PoleRuns:
 def measure(
     method: str, task: str, fitness: str, runs: int, max_evaluations: int, seed: int, compile: bool, threads: int
 ) -> dict:
-    """One table row, timed: `runs` runs of `method` on the task with the fitness (the unit of work that `bench poles`
-    spreads over processes, each with `threads` torch threads)."""
+    """One table row, timed, with its settings: `runs` runs of `method` on the task with the fitness (the unit of
+    work that `bench poles` spreads over processes, each with `threads` torch threads)."""
     torch.set_num_threads(threads)
     began = time.perf_counter()
     pole_runs = PoleRuns(method, task, fitness, runs, max_evaluations, seed, progress=True, compile=compile)
     results = pole_runs.run()
-    return summary(method, task, fitness, results, time.perf_counter() - began, pole_runs.spec.num_params)
+    row = summary(method, task, fitness, results, time.perf_counter() - began, pole_runs.spec.num_params)
+    return {**row, "max_evaluations": max_evaluations, "threads": threads}
 
 
 def summary(method: str, task: str, fitness: str, results: list[RunResult], wall: float, num_params: int) -> dict:
