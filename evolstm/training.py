@@ -137,9 +137,9 @@ class Run:
     ) -> tuple[dict[str, dict[str, float]], Exception | None]:
         """Checkpoint the last completed step, export the policies, evaluate them (after a full run) and write the
         summary; returns the final evaluation and the run's failure (the final evaluation's own, if it failed)."""
-        wall = self.elapsed
         if not mid_step and self.checkpoints.step != trainer.steps:
-            self.checkpoints.save(trainer, self.rows, wall)
+            self.checkpoints.save(trainer, self.rows, self.elapsed)
+        wall = self.elapsed  # the exit checkpoint is part of the run's time, as its writes' seconds are
         experiment = self.experiment
         exported = trainer.exports()
         info = {  # enough to replay the policy from its file alone, on the run's final-evaluation episodes

@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from evolstm import config
+from evolstm import checkpoints, config
 from evolstm.policy_files import load_policy
 from evolstm.run import main
 from evolstm.runs import read_metrics
+from evolstm.training import train
+from tests.conftest import make_experiment
 
 ROOT = Path(__file__).parent.parent
 TINY = [
@@ -124,3 +127,21 @@ def test_runs_never_overwrite_each_other(tmp_path: Path) -> None:
     for _ in range(2):
         assert main([str(ROOT / "experiments/quickstart.yaml"), "--out", str(tmp_path), "--quiet", *TINY]) == 0
     assert len(list(tmp_path.iterdir())) == 2
+
+
+def test_the_summarys_wall_time_includes_every_checkpoint_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The exit checkpoint counts in the run's wall time as in its checkpoint seconds, so writing is never more than
+    all of the run (CI once saw 170% on a tiny run whose exit write was slow)."""
+    real_save = checkpoints.save_checkpoint
+
+    def slow_save(path: Path, state: dict) -> None:
+        time.sleep(0.2)
+        real_save(path, state)
+
+    monkeypatch.setattr(checkpoints, "save_checkpoint", slow_save)
+    run = train(make_experiment(evaluation={"final_episodes": 0}), tmp_path, quiet=True)
+    summary = json.loads((run.path / "summary.json").read_text())
+    assert summary["checkpoint"]["writes"] == 2
+    assert summary["checkpoint"]["seconds"] <= summary["wall_time"]
