@@ -24,9 +24,10 @@ from evolstm.rollout import Carry, Lockstep, Played, lockstep
 RECOMPILE_LIMIT = 256
 
 
-def compiled_lockstep() -> Lockstep:
-    """`rollout.lockstep` compiled (fullgraph: a graph break is an error, not a silent slowdown; static shapes)."""
-    compiled = torch.compile(lockstep, fullgraph=True, dynamic=False)
+def compiled_lockstep(step: Lockstep = lockstep) -> Lockstep:
+    """`rollout.lockstep` (or another loop step, e.g. `rollout.greedy_steps(n)`) compiled (fullgraph: a graph break
+    is an error, not a silent slowdown; static shapes)."""
+    compiled = torch.compile(step, fullgraph=True, dynamic=False)
 
     def step(*args: Any) -> tuple[Carry, Played]:
         # dynamo's config is per thread: raise the limit in whichever thread scores (e.g. `bench poles`' runs)

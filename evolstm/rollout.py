@@ -171,6 +171,27 @@ def lockstep(
     ), played
 
 
+def greedy_steps(count: int) -> Lockstep:
+    """`count` loop steps as one call (returning the last one's `Played`): a compiled call costs ~0.2 ms on the
+    CPU whatever it computes, so unrolled steps cost ~3x less each at small batches. For greedy scoring only: every
+    step gets the same step number `t` (greedy actions ignore it; a varying one would recompile)."""
+
+    def steps(
+        envs: Any,
+        policy: SteppedPolicy,
+        normalize: Callable[[Tensor], Tensor],
+        act: ActionFn,
+        shape: tuple[int, int],
+        t: int,
+        carry: Carry,
+    ) -> tuple[Carry, Played]:
+        for _ in range(count):
+            carry, played = lockstep(envs, policy, normalize, act, shape, t, carry)
+        return carry, played
+
+    return steps
+
+
 @torch.no_grad()
 def play(
     envs: VectorEnv,

@@ -64,6 +64,21 @@ def _names(allowed: dict[str, Any]) -> Callable[[str], list[str]]:
     return parse
 
 
+def _parsed_names(parse: Callable[[str], Any]) -> Callable[[str], list[str]]:
+    """An argparse type: comma-separated names, each one that `parse` accepts (its ValueError is the message)."""
+
+    def names(text: str) -> list[str]:
+        parts = [part.strip() for part in text.split(",")]
+        for part in parts:
+            try:
+                parse(part)
+            except ValueError as err:
+                raise argparse.ArgumentTypeError(str(err)) from None
+        return parts
+
+    return names
+
+
 def _mapping(text: str) -> dict[str, Any]:
     """An argparse type: a YAML mapping such as '{length: 10}'."""
     try:
@@ -221,14 +236,16 @@ def _populations(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 def _poles_flags(parser: argparse.ArgumentParser) -> None:
     """Flags of `poles`."""
-    from evolstm.bench.poles import DEFAULT_METHODS, METHODS, TASKS
+    from evolstm.bench.poles import DEFAULT_METHODS, METHOD_FORM, TASKS, parse_method
 
     parser.add_argument("--runs", type=_at_least(1), default=50, help="independent runs per method (default: 50)")
     parser.add_argument(
         "--methods",
-        type=_names(METHODS),
+        type=_parsed_names(parse_method),
         default=list(DEFAULT_METHODS),
-        help=f"comma-separated methods, of {', '.join(METHODS)} (default: {','.join(DEFAULT_METHODS)})",
+        help=f"comma-separated methods, each {METHOD_FORM}: an EvoTorch searcher (snes, xnes, cmaes, pgpe, cosyne) on "
+        "a plain recurrent (rnn) or LSTM network of H units, with the searcher's population N and initial spread X "
+        f"unless given (default: {','.join(DEFAULT_METHODS)})",
     )
     parser.add_argument(
         "--tasks", type=_names(TASKS), default=["double"], help="comma-separated: double, single (default: double)"

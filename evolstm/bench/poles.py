@@ -3,8 +3,9 @@ independent runs of each method, beside the published figures of the neuroevolut
 
 Each run is an EvoTorch searcher with its own seed; a run whose best has not improved for `patience` generations
 (or whose searcher fails) restarts with a fresh searcher, its evaluations still counting. The runs of a method play
-together: every round, the populations of all runs still searching are scored as one batch on the batched env
-(`Rounds`), so that 50 runs cost about as many loop steps as one. An evaluation is one episode of one network;
+together: their episodes share the slots of one batched env (`evolstm.evaluation.stream`), each slot taking the next
+waiting episode as soon as its own ends, so that one run's 100,000-step episode holds up neither the batch nor the
+other runs. An evaluation is one episode of one network;
 every episode a run plays counts, the whole generation in which it solved included. With the damping fitness, a
 generation's best network that balanced all 1,000 steps is tested for 100,000 steps on the standard task; those
 tests are counted apart (`checks`). A solving network then faces the 625 starts of the generalization test (1,000
@@ -14,19 +15,21 @@ steps each).
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 from evotorch import Problem, SolutionBatch
 
 from evolstm import config
-from evolstm.config import Experiment
+from evolstm.config import Experiment, TaskConfig
 from evolstm.environment import policy_spec
+from evolstm.evaluation.stream import EpisodeStream, SlotLoop, StreamError
 from evolstm.evaluation.vector import VectorEvaluator
 from evolstm.normalization import ObsNorm
 from evolstm.policies import PolicySpec
@@ -35,6 +38,9 @@ from evolstm.trainers.es import make_searcher
 
 TASKS = {"double": "evolstm/DoublePoleNoVel-v0", "single": "evolstm/SinglePoleNoVel-v0"}
 GENERALIZATION_STEPS = 1000
+#: the most slots a method's runs play their episodes in (CPU, one thread: 256 steps cost ~2x one, 1024 ~4x)
+MAX_SLOTS = 256
+PROGRESS_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -70,13 +76,35 @@ class Method:
 
 #: popsize and initial spread per searcher (CoSyNE, a GA, keeps a larger population)
 SEARCH_SETTINGS = {"snes": (16, 0.5), "xnes": (16, 0.5), "cmaes": (16, 0.5), "pgpe": (16, 0.5), "cosyne": (32, 0.3)}
-#: the methods `bench poles` knows, named searcher-kindH: EvoTorch's searchers on a plain recurrent tanh network of
-#: H units (the NES paper used one) and on an LSTM
-METHODS: dict[str, Method] = {
-    f"{algorithm}-{kind}{hidden}": Method(algorithm, kind, hidden, *SEARCH_SETTINGS[algorithm])
-    for algorithm in SEARCH_SETTINGS
-    for kind, hidden in (("rnn", 1), ("rnn", 2), ("rnn", 3), ("lstm", 2), ("lstm", 4))
-}
+#: networks: a plain recurrent tanh network of H units (the NES paper used one) or an LSTM
+KINDS = ("rnn", "lstm")
+METHOD_NAME = re.compile(
+    rf"(?P<algorithm>{'|'.join(SEARCH_SETTINGS)})-(?P<kind>{'|'.join(KINDS)})(?P<hidden>[1-9][0-9]*)"
+    r"(?:-p(?P<popsize>[1-9][0-9]*))?(?:-s(?P<stdev>[0-9]+(?:\.[0-9]+)?))?"
+)
+#: a method's name: searcher-kindH, optionally -pN (population size) and -sX (initial spread) in place of the
+#: searcher's SEARCH_SETTINGS, e.g. snes-rnn2, cmaes-lstm4, snes-rnn1-p8-s1.0
+METHOD_FORM = "searcher-kindH[-pN][-sX]"
+
+
+def parse_method(name: str) -> Method:
+    """The method `name` stands for (ValueError naming the form if it stands for none)."""
+    match = METHOD_NAME.fullmatch(name)
+    if match is None:
+        raise ValueError(
+            f"{name!r} is not a method: {METHOD_FORM} with searcher one of {', '.join(SEARCH_SETTINGS)} and kind one "
+            f"of {', '.join(KINDS)}, e.g. snes-rnn1-p8-s1.0"
+        )
+    popsize, stdev = SEARCH_SETTINGS[match["algorithm"]]
+    return Method(
+        match["algorithm"],
+        match["kind"],
+        int(match["hidden"]),
+        int(match["popsize"] or popsize),
+        float(match["stdev"] or stdev),
+    )
+
+
 DEFAULT_METHODS = ("snes-rnn2", "xnes-rnn2")
 
 
@@ -100,66 +128,32 @@ class RunResult:
         return {k: v for k, v in vars(self).items() if k != "solution"}
 
 
-class RoundError(RuntimeError):
-    """Scoring a round failed (an env or evaluator error): every run stops, and the benchmark with it."""
-
-
-class Rounds:
-    """Lockstep scoring for threads: each active run submits its population and waits; the last one to submit
-    scores all of them with `score` (one batched call) and wakes the others with their part. A run that stops
-    calls `leave`."""
-
-    def __init__(self, runs: int, score: Callable[[dict[int, torch.Tensor]], dict[int, Any]]) -> None:
-        self._score, self._active = score, runs
-        self._waiting: dict[int, torch.Tensor] = {}
-        self._results: dict[int, Any] = {}
-        self._error: BaseException | None = None
-        self._lock = threading.Condition()
-
-    def evaluate(self, run: int, params: torch.Tensor) -> Any:
-        with self._lock:
-            self._waiting[run] = params
-            self._play_if_complete()
-            self._lock.wait_for(lambda: run in self._results or self._error is not None)
-            if self._error is not None:
-                raise RoundError(str(self._error)) from self._error
-            return self._results.pop(run)
-
-    def leave(self) -> None:
-        with self._lock:
-            self._active -= 1
-            self._play_if_complete()
-
-    def _play_if_complete(self) -> None:
-        if not self._waiting or len(self._waiting) < self._active:
-            return
-        waiting, self._waiting = self._waiting, {}
-        try:
-            self._results.update(self._score(waiting))
-        except BaseException as err:  # every waiting run gets the error, not only this thread
-            self._error = err
-        self._lock.notify_all()
-
-
 class _Scored(Problem):
-    """A run's fitness: its population goes to the shared rounds (maximize the returns)."""
+    """A run's fitness: its population's episodes go to `evaluate` (maximize the returns)."""
 
-    def __init__(self, dim: int, seed: int, submit: Callable[[torch.Tensor], torch.Tensor]) -> None:
+    def __init__(self, dim: int, seed: int, evaluate: Callable[[torch.Tensor], torch.Tensor]) -> None:
         super().__init__("max", solution_length=dim, initial_bounds=(-1.0, 1.0), seed=seed)
-        self._submit = submit
+        self._evaluate_population = evaluate
         self.best, self.stalled = -math.inf, 0  # the best fitness seen, and batches since it last improved
 
     def _evaluate_batch(self, batch: SolutionBatch) -> None:
-        fitness = self._submit(batch.values.detach().clone())
+        fitness = self._evaluate_population(batch.values.detach().clone())
         top = float(fitness.max())
         self.best, self.stalled = (top, 0) if top > self.best else (self.best, self.stalled + 1)
         batch.set_evals(fitness)
 
 
+class Episodes(Protocol):
+    """Where a run plays its episodes: `EpisodeStream.play` (a loop name, networks, seeds -> returns, lengths)."""
+
+    def play(self, loop: str, params: torch.Tensor, seeds: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+
+
 class PoleRuns:
     """`runs` independent runs of `method` on the `task` ("double" or "single") with `fitness` ("standard" or
-    "damping"), each stopping when solved or after `max_evaluations` episodes. Scoring is compiled (a long
-    episode's steps cost ~10x less than eager ones), unless `compile` is False."""
+    "damping"), each stopping when solved or after `max_evaluations` episodes. The runs' episodes share the slots
+    of one `EpisodeStream` (a slot freed by an ended episode takes the next waiting one, whichever run it is from);
+    scoring is compiled (a long episode's steps cost ~10x less than eager ones), unless `compile` is False."""
 
     def __init__(
         self,
@@ -172,87 +166,98 @@ class PoleRuns:
         progress: bool = False,
         compile: bool = True,
     ) -> None:
-        self.name, self.method, self.compile = method, METHODS[method], compile
+        self.name, self.method, self.compile = method, parse_method(method), compile
         self.task, self.fitness, self.runs, self.max_evaluations, self.seed = task, fitness, runs, max_evaluations, seed
-        self._standard = self._evaluator("standard", SOLVED_STEPS, "standard")
-        self._training = self._standard if fitness == "standard" else self._evaluator("damping", None, "standard")
-        self.spec: PolicySpec = self._standard.spec
+        self.spec: PolicySpec = policy_spec(self._training, self.method.experiment(TASKS[task], {}).policy)
         self.results = [RunResult(method, run) for run in range(runs)]
-        self._norm = ObsNorm.identity(self.spec.obs_dim)
         self._failure: BaseException | None = None
-        self.progress, self._rounds = progress, 0
+        self.progress = progress
 
-    def _evaluator(self, fitness: str, max_steps: int | None, start: str) -> VectorEvaluator:
-        kwargs = {"fitness": fitness, "max_steps": max_steps, "start": start}
-        task = TASKS[self.task]
-        experiment = self.method.experiment(task, kwargs)
-        spec = policy_spec(experiment.task, experiment.policy)
-        return VectorEvaluator(experiment.task, spec, "batched", compile=self.compile)
+    def _task(self, fitness: str, max_steps: int | None, start: str) -> TaskConfig:
+        return self.method.experiment(
+            TASKS[self.task], {"fitness": fitness, "max_steps": max_steps, "start": start}
+        ).task
 
-    def _play(self, evaluator: VectorEvaluator, params: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        """Returns and lengths [len(params)] of one episode each, the batch padded with zero networks (which fall
-        within a few dozen steps) to a power of two: compiled steps then meet only power-of-two sizes."""
-        size = 1 << (len(params) - 1).bit_length()
-        padded = torch.cat([params, params.new_zeros(size - len(params), params.shape[1])])
-        played = evaluator.score(padded, np.zeros((size, 1), dtype=np.int64), self._norm)
-        return played.returns[: len(params), 0], played.lengths[: len(params), 0]
+    @property
+    def _standard(self) -> TaskConfig:
+        """The standard task: solved at 100,000 steps (damping runs check their best on it)."""
+        return self._task("standard", SOLVED_STEPS, "standard")
 
-    def _score(self, waiting: dict[int, torch.Tensor]) -> dict[int, torch.Tensor]:
-        """One round: every waiting run's population on the training task, then (damping) the 100,000-step test of
-        each run's best that balanced all 1,000 steps; records solutions and counts."""
-        runs = sorted(waiting)
-        sizes = [len(waiting[r]) for r in runs]
-        returns, lengths = self._play(self._training, torch.cat([waiting[r] for r in runs]))
-        fitness, solvers = {}, {}
-        start = 0
-        for run, size in zip(runs, sizes):
-            part = slice(start, start + size)
-            start += size
-            fitness[run] = torch.as_tensor(returns[part], dtype=torch.float32)
-            result = self.results[run]
-            result.evaluations += size
-            result.generations += 1
-            if self.fitness == "standard":
-                winners = np.flatnonzero(returns[part] >= SOLVED_STEPS)
-                if len(winners):
-                    solvers[run] = waiting[run][winners[0]]
-            else:
-                best = int(np.argmax(returns[part]))
-                if lengths[part][best] >= DAMPING_STEPS:
-                    solvers[run] = waiting[run][best]
-        if self.fitness == "damping" and solvers:
-            tested = sorted(solvers)
-            long, _ = self._play(self._standard, torch.stack([solvers[r] for r in tested]))
-            for run, balanced in zip(tested, long):
-                self.results[run].checks += 1
-                if balanced < SOLVED_STEPS:
-                    del solvers[run]
-        for run, solution in solvers.items():
-            self.results[run].solved, self.results[run].solution = True, solution.clone()
-        self._rounds += 1
-        if self.progress and self._rounds % 10 == 0:
-            solved = sum(r.solved for r in self.results)
-            print(
-                f"  {self.name} {self.task} {self.fitness}: round {self._rounds}, {len(runs)} runs searching, "
-                f"{solved} solved, longest episode {int(lengths.max()):,} steps",
-                flush=True,
-            )
-        return fitness
+    @property
+    def _training(self) -> TaskConfig:
+        """The task the runs' populations play: the standard one, or 1,000 steps with the damping fitness."""
+        return self._task("damping", None, "standard") if self.fitness == "damping" else self._standard
+
+    def _stream(self) -> EpisodeStream:
+        """The slots the runs play in: all runs' populations at once (a power of two, at most MAX_SLOTS); with
+        damping fitness, a loop for the 100,000-step checks too, one slot per run."""
+        slots = min(MAX_SLOTS, 1 << (self.runs * self.method.popsize - 1).bit_length())
+        device = torch.device("cpu")
+        loops = {"training": SlotLoop(self._training, self.spec, slots, device, self.compile)}
+        if self.fitness == "damping":
+            checks = 1 << (self.runs - 1).bit_length()
+            loops["check"] = SlotLoop(self._standard, self.spec, checks, device, self.compile)
+        return EpisodeStream(loops, self.runs)
+
+    def evaluate(self, run: int, params: torch.Tensor, episodes: Episodes) -> torch.Tensor:
+        """Fitness of a run's population (one episode each from the task's start); counts the evaluations and,
+        once a network solves (damping: the best balanced 1,000 steps and passes its 100,000-step check), records
+        the solution."""
+        result = self.results[run]
+        returns, lengths = episodes.play("training", params, np.zeros(len(params), dtype=np.int64))
+        result.evaluations += len(params)
+        result.generations += 1
+        solution = None
+        if self.fitness == "standard":
+            winners = np.flatnonzero(returns >= SOLVED_STEPS)
+            solution = params[winners[0]] if len(winners) else None
+        else:
+            best = int(np.argmax(returns))
+            if lengths[best] >= DAMPING_STEPS:
+                result.checks += 1
+                balanced, _ = episodes.play("check", params[best : best + 1], np.zeros(1, dtype=np.int64))
+                solution = params[best] if balanced[0] >= SOLVED_STEPS else None
+        if solution is not None:
+            result.solved, result.solution = True, solution.clone()
+        return torch.as_tensor(returns, dtype=torch.float32)
 
     def run(self) -> list[RunResult]:
-        """All runs, each in its own thread; then the generalization test of every solution."""
-        rounds = Rounds(self.runs, self._score)
-        threads = [threading.Thread(target=self._search, args=(run, rounds)) for run in range(self.runs)]
+        """All runs, each in its own thread, their episodes played in this one; then the generalization test of
+        every solution."""
+        stream = self._stream()
+        threads = [threading.Thread(target=self._search, args=(run, stream)) for run in range(self.runs)]
         for thread in threads:
             thread.start()
-        for thread in threads:
-            thread.join()
+        try:
+            stream.drive(self._reporter(stream) if self.progress else None)
+        finally:
+            for thread in threads:
+                thread.join()
         if self._failure is not None:
             raise self._failure
         self._generalize()
         return self.results
 
-    def _search(self, run: int, rounds: Rounds) -> None:
+    def _reporter(self, stream: EpisodeStream) -> Callable[[], None]:
+        """Prints a progress line every PROGRESS_SECONDS."""
+        last = [time.perf_counter()]
+
+        def report() -> None:
+            now = time.perf_counter()
+            if now - last[0] < PROGRESS_SECONDS:
+                return
+            last[0] = now
+            solved = sum(r.solved for r in self.results)
+            searching = sum(not r.solved and r.evaluations < self.max_evaluations for r in self.results)
+            print(
+                f"  {self.name} {self.task} {self.fitness}: {stream.episodes:,} episodes, {searching} runs searching, "
+                f"{solved} solved",
+                flush=True,
+            )
+
+        return report
+
+    def _search(self, run: int, stream: EpisodeStream) -> None:
         """One run: its searcher steps until it solves or reaches the evaluation budget, starting afresh (a new
         seed, the evaluations so far still counted) when its best fitness has not improved for `patience`
         generations or when the searcher fails (e.g. CMA-ES's covariance losing definiteness)."""
@@ -261,35 +266,39 @@ class PoleRuns:
         try:
             while not result.solved and result.evaluations < self.max_evaluations:
                 seed = (self.seed + run) * 1000 + result.restarts
-                problem = _Scored(self.spec.num_params, seed, lambda x: rounds.evaluate(run, x))
+                problem = _Scored(self.spec.num_params, seed, lambda x: self.evaluate(run, x, stream))
                 try:
                     searcher = make_searcher(trainer, problem)
                     while not result.solved and result.evaluations < self.max_evaluations:
                         searcher.step()
                         if problem.stalled >= self.method.patience:
                             break
-                except RoundError:
+                except StreamError:
                     raise
                 except Exception as err:
                     result.errors.append(f"{type(err).__name__}: {' '.join(str(err).split())[:200]}")
                 if not result.solved and result.evaluations < self.max_evaluations:
                     result.restarts += 1
-        except RoundError as err:  # raised once the threads have joined
+        except StreamError as err:  # the stream's own error is raised by run()
             self._failure = self._failure or err
         finally:
             result.seconds = time.perf_counter() - began
-            rounds.leave()
+            stream.leave()
 
     def _generalize(self) -> None:
         """How many of the 625 generalization starts each solution balances for 1,000 steps."""
         solved = [r for r in self.results if r.solved]
         if not solved:
             return
-        grid = self._evaluator("standard", GENERALIZATION_STEPS, "grid")
+        grid = VectorEvaluator(
+            self._task("standard", GENERALIZATION_STEPS, "grid"), self.spec, "batched", compile=self.compile
+        )
         starts = 625
         params = torch.stack([r.solution for r in solved])
         seeds = np.tile(np.arange(starts, dtype=np.int64), (len(solved), 1))
-        returns = grid.score(params, seeds, self._norm).returns  # one batch size: compiled once
+        returns = grid.score(
+            params, seeds, ObsNorm.identity(self.spec.obs_dim)
+        ).returns  # one batch size: compiled once
         for result, row in zip(solved, returns):
             result.generalization = int((row >= GENERALIZATION_STEPS).sum())
 

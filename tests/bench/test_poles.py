@@ -1,10 +1,10 @@
-"""python -m evolstm.bench poles: runs in lockstep rounds, evaluations counted, solutions checked and generalized."""
+"""python -m evolstm.bench poles: evaluations counted, solutions checked and generalized, rows the same from any number
+of processes (the runs' shared episode slots: tests/evaluation/test_stream.py)."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -12,90 +12,68 @@ import pytest
 import torch
 
 from evolstm.bench.__main__ import main
-from evolstm.bench.poles import METHODS, PoleRuns, RoundError, Rounds
+from evolstm.bench.poles import KINDS, SEARCH_SETTINGS, Method, PoleRuns, parse_method
 from evolstm.tasks.poles import DAMPING_STEPS, SOLVED_STEPS
 
 
-def test_rounds_score_all_runs_at_once_and_let_runs_leave() -> None:
-    calls: list[list[int]] = []
-
-    def score(waiting: dict[int, torch.Tensor]) -> dict[int, torch.Tensor]:
-        calls.append(sorted(waiting))
-        return {run: params.sum(1) for run, params in waiting.items()}
-
-    rounds = Rounds(3, score)
-    got: dict[int, list[float]] = {}
-
-    def search(run: int, generations: int) -> None:
-        got[run] = [float(rounds.evaluate(run, torch.full((2, 1), float(run + g))).sum()) for g in range(generations)]
-        rounds.leave()
-
-    threads = [threading.Thread(target=search, args=(run, run + 1)) for run in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert calls == [[0, 1, 2], [1, 2], [2]]  # each round holds every run still searching
-    assert got == {0: [0.0], 1: [2.0, 4.0], 2: [4.0, 6.0, 8.0]}
+@pytest.mark.parametrize("algorithm", SEARCH_SETTINGS)
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_method_name_gives_its_searcher_network_and_settings(algorithm: str, kind: str) -> None:
+    popsize, stdev = SEARCH_SETTINGS[algorithm]
+    assert parse_method(f"{algorithm}-{kind}3") == Method(algorithm, kind, 3, popsize, stdev)
+    assert parse_method(f"{algorithm}-{kind}1-p8-s1.5") == Method(algorithm, kind, 1, 8, 1.5)
+    assert parse_method(f"{algorithm}-{kind}2-s2") == Method(algorithm, kind, 2, popsize, 2.0)
 
 
-def test_an_error_in_a_round_reaches_every_waiting_run() -> None:
-    def score(waiting: dict[int, torch.Tensor]) -> dict[int, torch.Tensor]:
-        raise RuntimeError("env broke")
+@pytest.mark.parametrize("name", ["hill-rnn1", "snes-gru2", "snes-rnn0", "snes-rnn2-p0", "snes-rnn2-s", "snes-rnn2-x"])
+def test_a_name_that_is_no_method_is_refused_naming_the_form(name: str) -> None:
+    with pytest.raises(ValueError, match=r"is not a method: searcher-kindH\[-pN\]\[-sX\]"):
+        parse_method(name)
 
-    rounds = Rounds(2, score)
-    errors: list[str] = []
 
-    def search(run: int) -> None:
-        try:
-            rounds.evaluate(run, torch.zeros(1, 1))
-        except RoundError as err:
-            errors.append(str(err))
+class _Scripted:
+    """Episodes with scripted results per loop; records what each loop was asked to play."""
 
-    threads = [threading.Thread(target=search, args=(run,), daemon=True) for run in range(2)]  # a hang fails
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=10)
-    assert errors == ["env broke", "env broke"]
+    def __init__(self, answers: dict[str, list[tuple[np.ndarray, np.ndarray]]]) -> None:
+        self.answers, self.played = answers, []
+
+    def play(self, loop: str, params: torch.Tensor, seeds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        self.played.append((loop, len(params)))
+        return self.answers[loop].pop(0)
 
 
 @pytest.mark.parametrize("fitness", ["standard", "damping"])
-def test_solutions_are_counted_checked_and_kept(fitness: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_solutions_are_counted_checked_and_kept(fitness: str) -> None:
     """Scripted returns: in run 1, member 2 solves (standard: 100,000 steps; damping: the best balanced 1,000 steps
-    and passes the 100,000-step check); run 0 plays on. Every member of the round counts as an evaluation."""
+    and passes the 100,000-step check); run 0 plays on. Every member of a generation counts as an evaluation."""
     runs = PoleRuns("snes-rnn1", "double", fitness, runs=2, max_evaluations=100, compile=False)
-    size = METHODS["snes-rnn1"].popsize
-    played: list[int] = []
-
-    def play(evaluator: object, params: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        played.append(len(params))
-        if len(params) == 2 * size:  # a training round: run 0's members, then run 1's
-            returns, lengths = np.full(2 * size, 0.5), np.full(2 * size, 30)
-            returns[size + 2] = SOLVED_STEPS if fitness == "standard" else 0.9
-            lengths[size + 2] = SOLVED_STEPS if fitness == "standard" else DAMPING_STEPS
-            return returns, lengths
-        assert fitness == "damping" and len(params) == 1  # the check of run 1's best
-        return np.array([float(SOLVED_STEPS)]), np.array([SOLVED_STEPS])
-
-    monkeypatch.setattr(runs, "_play", play)
-    monkeypatch.setattr(runs, "_generalize", lambda: None)
+    size = parse_method("snes-rnn1").popsize
+    generation = (np.full(size, 0.5), np.full(size, 30))
+    solving = (np.full(size, 0.5), np.full(size, 30))
+    solving[0][2] = SOLVED_STEPS if fitness == "standard" else 0.9
+    solving[1][2] = SOLVED_STEPS if fitness == "standard" else DAMPING_STEPS
+    episodes = _Scripted({"training": [generation, solving], "check": [(np.array([1e5]), np.array([100_000]))]})
     params = {run: torch.randn(size, runs.spec.num_params) for run in (0, 1)}
-    fitness_of = runs._score(params)
-    assert set(fitness_of) == {0, 1} and fitness_of[1][2] == (SOLVED_STEPS if fitness == "standard" else 0.9)
+    fitness_of = {run: runs.evaluate(run, params[run], episodes) for run in (0, 1)}
+    assert fitness_of[1][2] == (SOLVED_STEPS if fitness == "standard" else 0.9) and fitness_of[0][2] == 0.5
     first, second = runs.results
     assert not first.solved and first.evaluations == size and first.checks == 0
     assert second.solved and second.evaluations == size and torch.equal(second.solution, params[1][2])
     assert second.checks == (1 if fitness == "damping" else 0)
-    assert played == ([2 * size, 1] if fitness == "damping" else [2 * size])
+    checks = [("check", 1)] if fitness == "damping" else []
+    assert episodes.played == [("training", size), ("training", size), *checks]
 
 
-def test_a_failed_check_does_not_solve(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_check_does_not_solve() -> None:
     runs = PoleRuns("snes-rnn1", "double", "damping", runs=1, max_evaluations=100, compile=False)
-    size = METHODS["snes-rnn1"].popsize
-    answers = iter([(np.full(size, 0.5), np.full(size, DAMPING_STEPS)), (np.array([5000.0]), np.array([5000]))])
-    monkeypatch.setattr(runs, "_play", lambda evaluator, params: next(answers))
-    runs._score({0: torch.randn(size, runs.spec.num_params)})
+    size = parse_method("snes-rnn1").popsize
+    episodes = _Scripted(
+        {
+            "training": [(np.full(size, 0.5), np.full(size, DAMPING_STEPS))],
+            "check": [(np.array([5000.0]), np.array([5000]))],
+        }
+    )
+    runs.evaluate(0, torch.randn(size, runs.spec.num_params), episodes)
     assert not runs.results[0].solved and runs.results[0].checks == 1
 
 

@@ -1,0 +1,92 @@
+"""Episodes streamed through slots (continuous batching): every episode's return and length are exactly those of
+the evaluator's own batch, however searches' episodes shared the slots; errors reach every waiting search."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from evolstm.environment import policy_spec
+from evolstm.evaluation.stream import EpisodeStream, SlotLoop, StreamError
+from evolstm.evaluation.vector import VectorEvaluator
+from evolstm.normalization import ObsNorm
+from evolstm.policies import Policy
+from evolstm.tasks import TASK_IDS
+from tests.conftest import make_experiment
+
+KWARGS = {"evolstm/TMaze-v0": {"length": 3}}
+
+
+def _searches(stream: EpisodeStream, jobs: list[tuple[str, torch.Tensor, np.ndarray]]) -> list[threading.Thread]:
+    """One daemon thread per job (a hang fails the test, not the suite): plays it, keeps the result, leaves."""
+    results: dict[int, tuple[np.ndarray, np.ndarray] | str] = {}
+
+    def search(k: int) -> None:
+        try:
+            results[k] = stream.play(*jobs[k])
+        except StreamError as err:
+            results[k] = str(err)
+        finally:
+            stream.leave()
+
+    threads = [threading.Thread(target=search, args=(k,), daemon=True) for k in range(len(jobs))]
+    for thread in threads:
+        thread.start()
+    stream.results = results  # type: ignore[attr-defined]
+    return threads
+
+
+@pytest.mark.parametrize("task_id", TASK_IDS)
+def test_streamed_episodes_are_those_of_one_batch(task_id: str) -> None:
+    """Four searches of 6 networks through 4 slots: slots are reused many times, episodes of different searches
+    sit side by side, and each episode still plays exactly as in the evaluator's batch."""
+    experiment = make_experiment(task={"id": task_id, "kwargs": KWARGS.get(task_id, {})})
+    spec = policy_spec(experiment.task, experiment.policy)
+    torch.manual_seed(0)
+    center = Policy(spec).flat()
+    jobs = [("loop", center + 0.5 * torch.randn(6, center.numel()), np.arange(6) + 10 * k) for k in range(4)]
+    evaluator = VectorEvaluator(experiment.task, spec, "batched")
+    expected = [evaluator.score(params, seeds[:, None], ObsNorm.identity(spec.obs_dim)) for _, params, seeds in jobs]
+    stream = EpisodeStream({"loop": SlotLoop(experiment.task, spec, 4, torch.device("cpu"), False)}, len(jobs))
+    threads = _searches(stream, jobs)
+    stream.drive()
+    for thread in threads:
+        thread.join(timeout=60)
+    for k, want in enumerate(expected):
+        returns, lengths = stream.results[k]
+        np.testing.assert_array_equal(returns, want.returns[:, 0])
+        np.testing.assert_array_equal(lengths, want.lengths[:, 0])
+    assert stream.episodes == 24
+
+
+def test_a_failing_step_reaches_every_waiting_search_and_the_driver(monkeypatch: pytest.MonkeyPatch) -> None:
+    experiment = make_experiment()
+    spec = policy_spec(experiment.task, experiment.policy)
+    loop = SlotLoop(experiment.task, spec, 2, torch.device("cpu"), False)
+
+    def broken() -> None:
+        raise RuntimeError("env broke")
+
+    monkeypatch.setattr(loop, "step", broken)
+    stream = EpisodeStream({"loop": loop}, 3)
+    jobs = [("loop", torch.zeros(2, spec.num_params), np.arange(2)) for _ in range(3)]
+    threads = _searches(stream, jobs)
+    with pytest.raises(RuntimeError, match="env broke"):
+        stream.drive()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert stream.results == {k: "env broke" for k in range(3)}
+
+
+def test_the_driver_returns_once_every_search_has_left() -> None:
+    experiment = make_experiment()
+    spec = policy_spec(experiment.task, experiment.policy)
+    stream = EpisodeStream({"loop": SlotLoop(experiment.task, spec, 2, torch.device("cpu"), False)}, 2)
+    threads = [threading.Thread(target=stream.leave, daemon=True) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    stream.drive()
+    assert stream.episodes == 0
