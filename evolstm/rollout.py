@@ -176,17 +176,10 @@ def greedy_steps(count: int) -> Lockstep:
     CPU whatever it computes, so unrolled steps cost ~3x less each at small batches. For greedy scoring only: every
     step gets the same step number `t` (greedy actions ignore it; a varying one would recompile)."""
 
-    def steps(
-        envs: Any,
-        policy: SteppedPolicy,
-        normalize: Callable[[Tensor], Tensor],
-        act: ActionFn,
-        shape: tuple[int, int],
-        t: int,
-        carry: Carry,
-    ) -> tuple[Carry, Played]:
+    def steps(*inputs: Any) -> tuple[Carry, Played]:  # lockstep's inputs: (envs, policy, ..., t, carry)
+        *fixed, carry = inputs
         for _ in range(count):
-            carry, played = lockstep(envs, policy, normalize, act, shape, t, carry)
+            carry, played = lockstep(*fixed, carry)
         return carry, played
 
     return steps

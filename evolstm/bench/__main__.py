@@ -245,7 +245,9 @@ def _poles_flags(parser: argparse.ArgumentParser) -> None:
         default=list(DEFAULT_METHODS),
         help=f"comma-separated methods, each {METHOD_FORM}: an EvoTorch searcher (snes, xnes, cmaes, pgpe, cosyne) on "
         "a plain recurrent (rnn) or LSTM network of H units, with the searcher's population N and initial spread X "
-        f"unless given (default: {','.join(DEFAULT_METHODS)})",
+        "unless given, the input weights searched at K times the others' scale (default 1), restarting after G "
+        "generations without a better best (default 50) "
+        f"(default: {','.join(DEFAULT_METHODS)})",
     )
     parser.add_argument(
         "--tasks", type=_names(TASKS), default=["double"], help="comma-separated: double, single (default: double)"

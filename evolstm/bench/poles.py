@@ -54,7 +54,16 @@ class Method:
     popsize: int
     stdev_init: float
     patience: int = 50  # generations without a better best before the run restarts its searcher
+    #: the searcher works on the weights with those from the inputs divided by this gain, so their initial spread
+    #: (and every step on them) is this many times the others': a per-weight initial spread, to which SNES, xNES and
+    #: CMA-ES are otherwise invariant. The task's observations stay NEAT's (x / 4.8, angles / 0.52)
+    input_gain: float = 1.0
     options: dict[str, Any] = field(default_factory=dict)
+
+    def weight_scale(self, spec: PolicySpec) -> torch.Tensor:
+        """Per flat parameter, what a searcher's value is multiplied by to give the network's weight."""
+        gains = [self.input_gain if name == "core.weight_ih_l0" else 1.0 for name, _ in spec.layout]
+        return torch.cat([torch.full((math.prod(shape),), gain) for gain, (_, shape) in zip(gains, spec.layout)])
 
     def experiment(self, task_id: str, kwargs: dict[str, Any]) -> Experiment:
         """The method as an evolstm experiment on the task (ConfigError for a wrong option)."""
@@ -80,11 +89,13 @@ SEARCH_SETTINGS = {"snes": (16, 0.5), "xnes": (16, 0.5), "cmaes": (16, 0.5), "pg
 KINDS = ("rnn", "lstm")
 METHOD_NAME = re.compile(
     rf"(?P<algorithm>{'|'.join(SEARCH_SETTINGS)})-(?P<kind>{'|'.join(KINDS)})(?P<hidden>[1-9][0-9]*)"
-    r"(?:-p(?P<popsize>[1-9][0-9]*))?(?:-s(?P<stdev>[0-9]+(?:\.[0-9]+)?))?"
+    r"(?:-p(?P<popsize>[1-9][0-9]*))?(?:-s(?P<stdev>[0-9]+(?:\.[0-9]+)?))?(?:-g(?P<gain>[0-9]+(?:\.[0-9]+)?))?"
+    r"(?:-r(?P<patience>[1-9][0-9]*))?"
 )
 #: a method's name: searcher-kindH, optionally -pN (population size) and -sX (initial spread) in place of the
-#: searcher's SEARCH_SETTINGS, e.g. snes-rnn2, cmaes-lstm4, snes-rnn1-p8-s1.0
-METHOD_FORM = "searcher-kindH[-pN][-sX]"
+#: searcher's SEARCH_SETTINGS, -gK (the input weights' gain, Method.input_gain) and -rG (restart after G generations
+#: without a better best; default 50), e.g. snes-rnn2, cmaes-lstm4, snes-rnn1-p8-s1.0-g10-r20
+METHOD_FORM = "searcher-kindH[-pN][-sX][-gK][-rG]"
 
 
 def parse_method(name: str) -> Method:
@@ -102,6 +113,8 @@ def parse_method(name: str) -> Method:
         int(match["hidden"]),
         int(match["popsize"] or popsize),
         float(match["stdev"] or stdev),
+        int(match["patience"] or Method.patience),
+        float(match["gain"] or Method.input_gain),
     )
 
 
@@ -263,10 +276,11 @@ class PoleRuns:
         generations or when the searcher fails (e.g. CMA-ES's covariance losing definiteness)."""
         result, began = self.results[run], time.perf_counter()
         trainer = self.method.experiment(TASKS[self.task], {}).trainer
+        scale = self.method.weight_scale(self.spec)
         try:
             while not result.solved and result.evaluations < self.max_evaluations:
                 seed = (self.seed + run) * 1000 + result.restarts
-                problem = _Scored(self.spec.num_params, seed, lambda x: self.evaluate(run, x, stream))
+                problem = _Scored(self.spec.num_params, seed, lambda x: self.evaluate(run, x * scale, stream))
                 try:
                     searcher = make_searcher(trainer, problem)
                     while not result.solved and result.evaluations < self.max_evaluations:

@@ -51,7 +51,8 @@ class _Job:
 
 class SlotLoop:
     """`slots` episodes of one task stepping together: a batched env of `slots` envs and a population policy of as
-    many one-episode members. `fill` starts episodes in free slots; `step` plays one step of all of them."""
+    many one-episode members. `fill` starts episodes in free slots; `step` plays `steps_per_check` steps of all of
+    them; `ended` hands back the episodes that have ended and frees their slots."""
 
     def __init__(self, task: TaskConfig, spec: PolicySpec, slots: int, device: torch.device, compile: bool) -> None:
         self.task, self.spec, self.slots, self.device = task, spec, slots, device

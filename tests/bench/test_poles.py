@@ -23,12 +23,60 @@ def test_a_method_name_gives_its_searcher_network_and_settings(algorithm: str, k
     assert parse_method(f"{algorithm}-{kind}3") == Method(algorithm, kind, 3, popsize, stdev)
     assert parse_method(f"{algorithm}-{kind}1-p8-s1.5") == Method(algorithm, kind, 1, 8, 1.5)
     assert parse_method(f"{algorithm}-{kind}2-s2") == Method(algorithm, kind, 2, popsize, 2.0)
+    assert parse_method(f"{algorithm}-{kind}2-r20") == Method(algorithm, kind, 2, popsize, stdev, patience=20)
+    assert parse_method(f"{algorithm}-{kind}2-p8-g10-r5") == Method(algorithm, kind, 2, 8, stdev, 5, 10.0)
 
 
-@pytest.mark.parametrize("name", ["hill-rnn1", "snes-gru2", "snes-rnn0", "snes-rnn2-p0", "snes-rnn2-s", "snes-rnn2-x"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "hill-rnn1",
+        "snes-gru2",
+        "snes-rnn0",
+        "snes-rnn2-p0",
+        "snes-rnn2-s",
+        "snes-rnn2-x",
+        "snes-rnn2-r0",
+        "snes-rnn2-r5-g2",
+    ],
+)
 def test_a_name_that_is_no_method_is_refused_naming_the_form(name: str) -> None:
-    with pytest.raises(ValueError, match=r"is not a method: searcher-kindH\[-pN\]\[-sX\]"):
+    with pytest.raises(ValueError, match=r"is not a method: searcher-kindH\[-pN\]\[-sX\]\[-gK\]\[-rG\]"):
         parse_method(name)
+
+
+def test_the_networks_played_are_the_searchers_values_with_the_input_weights_times_the_gain(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import evolstm.bench.poles as poles
+
+    runs = PoleRuns("snes-rnn2-g10", "double", "standard", runs=1, max_evaluations=16, compile=False)
+    scale = runs.method.weight_scale(runs.spec)
+    inputs = runs.spec.layout[0]
+    assert inputs[0] == "core.weight_ih_l0" and scale.tolist() == [10.0] * 6 + [1.0] * (runs.spec.num_params - 6)
+    build, searched, played = poles.make_searcher, [], []
+
+    def recording(trainer: object, problem: object) -> object:
+        searcher = build(trainer, problem)
+        step = searcher.step
+
+        def step_and_record() -> None:
+            step()
+            searched.append(searcher.population.values.clone())
+
+        searcher.step = step_and_record
+        return searcher
+
+    def evaluate(run: int, params: torch.Tensor, episodes: object) -> torch.Tensor:
+        played.append(params)
+        runs.results[run].evaluations += len(params)
+        return torch.zeros(len(params))
+
+    monkeypatch.setattr(poles, "make_searcher", recording)
+    monkeypatch.setattr(runs, "evaluate", evaluate)
+    monkeypatch.setattr(runs, "_generalize", lambda: None)
+    runs.run()
+    assert len(played) == len(searched) == 1 and torch.equal(played[0], searched[0] * scale)
 
 
 class _Scripted:

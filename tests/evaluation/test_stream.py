@@ -16,6 +16,7 @@ from evolstm.normalization import ObsNorm
 from evolstm.policies import Policy
 from evolstm.tasks import TASK_IDS
 from tests.conftest import make_experiment
+from tests.test_fused import SAME_EPISODES
 
 KWARGS = {"evolstm/TMaze-v0": {"length": 3}}
 
@@ -90,3 +91,23 @@ def test_the_driver_returns_once_every_search_has_left() -> None:
         thread.start()
     stream.drive()
     assert stream.episodes == 0
+
+
+@pytest.mark.slow
+def test_compiled_slots_score_as_eager_ones_up_to_the_tolerance() -> None:
+    """The compiled loop (8 unrolled steps per call, `rollout.greedy_steps`) fullgraph, and within the tolerance
+    that compiled scoring is held to (tests/test_fused.py)."""
+    experiment = make_experiment(task={"id": "evolstm/TMaze-v0", "kwargs": {"length": 4}})
+    spec = policy_spec(experiment.task, experiment.policy)
+    torch.manual_seed(0)
+    params = Policy(spec).flat() + 0.3 * torch.randn(32, spec.num_params)
+    seeds = np.arange(32)
+    eager = VectorEvaluator(experiment.task, spec, "batched").score(
+        params, seeds[:, None], ObsNorm.identity(spec.obs_dim)
+    )
+    stream = EpisodeStream({"loop": SlotLoop(experiment.task, spec, 8, torch.device("cpu"), True)}, 1)
+    (thread,) = _searches(stream, [("loop", params, seeds)])
+    stream.drive()
+    thread.join(timeout=60)
+    returns, _ = stream.results[0]
+    assert (returns == eager.returns[:, 0]).mean() >= SAME_EPISODES
