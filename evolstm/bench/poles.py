@@ -118,7 +118,8 @@ def parse_method(name: str) -> Method:
     )
 
 
-DEFAULT_METHODS = ("snes-rnn2", "xnes-rnn2")
+#: the two best on DPNV (README, Results): SNES and xNES with the input gain
+DEFAULT_METHODS = ("snes-rnn2-g10", "xnes-rnn2-g10")
 
 
 @dataclass
