@@ -182,7 +182,9 @@ class PoleRuns:
     ) -> None:
         self.name, self.method, self.compile = method, parse_method(method), compile
         self.task, self.fitness, self.runs, self.max_evaluations, self.seed = task, fitness, runs, max_evaluations, seed
-        self.spec: PolicySpec = policy_spec(self._training, self.method.experiment(TASKS[task], {}).policy)
+        self._experiment = self.method.experiment(TASKS[task], {})  # the method's policy and trainer sections
+        self.spec: PolicySpec = policy_spec(self._training, self._experiment.policy)
+        self._scale = self.method.weight_scale(self.spec)
         self.results = [RunResult(method, run) for run in range(runs)]
         self._failure: BaseException | None = None
         self.progress = progress
@@ -276,14 +278,12 @@ class PoleRuns:
         seed, the evaluations so far still counted) when its best fitness has not improved for `patience`
         generations or when the searcher fails (e.g. CMA-ES's covariance losing definiteness)."""
         result, began = self.results[run], time.perf_counter()
-        trainer = self.method.experiment(TASKS[self.task], {}).trainer
-        scale = self.method.weight_scale(self.spec)
         try:
             while not result.solved and result.evaluations < self.max_evaluations:
                 seed = (self.seed + run) * 1000 + result.restarts
-                problem = _Scored(self.spec.num_params, seed, lambda x: self.evaluate(run, x * scale, stream))
+                problem = _Scored(self.spec.num_params, seed, lambda x: self.evaluate(run, x * self._scale, stream))
                 try:
-                    searcher = make_searcher(trainer, problem)
+                    searcher = make_searcher(self._experiment.trainer, problem)
                     while not result.solved and result.evaluations < self.max_evaluations:
                         searcher.step()
                         if problem.stalled >= self.method.patience:

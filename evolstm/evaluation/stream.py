@@ -55,7 +55,7 @@ class SlotLoop:
     them; `ended` hands back the episodes that have ended and frees their slots."""
 
     def __init__(self, task: TaskConfig, spec: PolicySpec, slots: int, device: torch.device, compile: bool) -> None:
-        self.task, self.spec, self.slots, self.device = task, spec, slots, device
+        self.spec, self.slots, self.device = spec, slots, device
         self.envs = make_vector_env(task, slots, "batched", device)
         self.steps_per_check = STEPS_PER_CHECK if device.type == "cpu" else SYNC_EVERY
         steps = greedy_steps(self.steps_per_check)
