@@ -26,13 +26,18 @@ RECOMPILE_LIMIT = 256
 
 def compiled_lockstep(step: Lockstep = lockstep) -> Lockstep:
     """`rollout.lockstep` (or another loop step, e.g. `rollout.greedy_steps(n)`) compiled (fullgraph: a graph break
-    is an error, not a silent slowdown; static shapes)."""
-    compiled = torch.compile(step, fullgraph=True, dynamic=False)
+    is an error, not a silent slowdown; static shapes). On the CPU inductor's C++ wrapper makes the program's calls
+    (its Python wrapper costs more than DPNV's kernels: 2.4x less time per call at 16 rows, 1.9x at 256)."""
+    compiled: dict[str, Lockstep] = {}  # per device type
 
-    def step(*args: Any) -> tuple[Carry, Played]:
+    def step_compiled(*args: Any) -> tuple[Carry, Played]:
         # dynamo's config is per thread: raise the limit in whichever thread scores (e.g. `bench poles`' runs)
         if torch._dynamo.config.recompile_limit < RECOMPILE_LIMIT:
             torch._dynamo.config.recompile_limit = RECOMPILE_LIMIT
-        return compiled(*args)
+        device = args[-1].alive.device.type  # the carry's
+        if device not in compiled:
+            options = {"cpp_wrapper": device == "cpu"}
+            compiled[device] = torch.compile(step, fullgraph=True, dynamic=False, options=options)
+        return compiled[device](*args)
 
-    return step
+    return step_compiled

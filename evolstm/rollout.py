@@ -172,9 +172,10 @@ def lockstep(
 
 
 def greedy_steps(count: int) -> Lockstep:
-    """`count` loop steps as one call (returning the last one's `Played`): a compiled call costs ~0.2 ms on the
-    CPU whatever it computes, so unrolled steps cost ~3x less each at small batches. For greedy scoring only: every
-    step gets the same step number `t` (greedy actions ignore it; a varying one would recompile)."""
+    """`count` loop steps as one call (returning the last one's `Played`): a compiled call has a fixed cost (guards,
+    wrapper) whatever it computes, so unrolled steps cost less each at small batches (`evaluation.stream`'s
+    figures). For greedy scoring only: every step gets the same step number `t` (greedy actions ignore it; a varying
+    one would recompile)."""
 
     def steps(*inputs: Any) -> tuple[Carry, Played]:  # lockstep's inputs: (envs, policy, ..., t, carry)
         *fixed, carry = inputs
@@ -252,7 +253,7 @@ def play(
             break
         env_rows = (kept.unsqueeze(1) * episodes + torch.arange(episodes, device=device)).reshape(-1)
         envs, policy, rows = select_envs(envs, env_rows), policy.select(kept), rows[env_rows]
-        carry = _select(carry, kept, env_rows)
+        carry = select_carry(carry, kept, env_rows)
         playing = len(kept)
     if not compact:
         returns, lengths = carry.returns, carry.lengths
@@ -295,7 +296,7 @@ def _flat(played: Played, count: int) -> Played:
     )
 
 
-def _select(carry: Carry, members: Tensor, env_rows: Tensor) -> Carry:
+def select_carry(carry: Carry, members: Tensor, env_rows: Tensor) -> Carry:
     """The carry of only the members `members` (whose envs are `env_rows`)."""
     state = tuple(s.index_select(1, members) for s in carry.state)
     obs, alive, returns, lengths = (

@@ -23,13 +23,15 @@ from evolstm.environment import make_vector_env
 from evolstm.fused import compiled_lockstep
 from evolstm.normalization import ObsNorm
 from evolstm.policies import PolicySpec, PopulationPolicy
-from evolstm.rollout import SYNC_EVERY, Carry, greedy_steps
+from evolstm.rollout import SYNC_EVERY, Carry, greedy_steps, select_carry
 from evolstm.sampling import greedy
+from evolstm.tasks.batched import select_envs
 
 #: the loop looks for ended episodes every STEPS_PER_CHECK steps on the CPU (every rollout.SYNC_EVERY on a GPU,
 #: where a check costs a host round trip), the steps between checks one call (`rollout.greedy_steps`); a slot whose
-#: episode ended waits for the next check. 8 unrolled steps per compiled call: ~40 s to compile per slot count, then
-#: 2.3x (256 slots) to 3.3x (64) less time per step than one step per call (DPNV, 2-unit rnn, one thread)
+#: episode ended waits for the next check. 8 unrolled steps per compiled call: ~60 s to compile per row count (~7 s
+#: from inductor's cache), then 26 us per step at 16 rows and 120 us at 256; 4 steps compile in ~35 s but step 1.5x
+#: slower at 16 rows (DPNV, 2-unit rnn, one thread)
 STEPS_PER_CHECK = 8
 
 
@@ -50,12 +52,28 @@ class _Job:
 
 
 class SlotLoop:
-    """`slots` episodes of one task stepping together: a batched env of `slots` envs and a population policy of as
-    many one-episode members. `fill` starts episodes in free slots; `step` plays `steps_per_check` steps of all of
-    them; `ended` hands back the episodes that have ended and frees their slots."""
+    """Up to `slots` episodes of one task stepping together: a batched env and a population policy of one-episode
+    members, one row per slot. `fill` starts episodes in free slots; `step` plays `steps_per_check` steps of all of
+    them; `ended` hands back the episodes that have ended and frees their slots.
 
-    def __init__(self, task: TaskConfig, spec: PolicySpec, slots: int, device: torch.device, compile: bool) -> None:
-        self.spec, self.slots, self.device = spec, slots, device
+    With `narrow` (fewer than `slots`), the loop steps only `narrow` rows while no more episodes than that are busy
+    or waiting (`fit`), e.g. the last long episodes of a benchmark: a step's cost grows with its rows (DPNV, compiled:
+    ~4x less at 16 rows than at 256). Each row's arithmetic is its own, so moving an episode to another row changes
+    nothing in it; compiled, each width is a program of its own (keep both multiples of the CPU's vector width so
+    that they round alike)."""
+
+    def __init__(
+        self,
+        task: TaskConfig,
+        spec: PolicySpec,
+        slots: int,
+        device: torch.device,
+        compile: bool,
+        narrow: int | None = None,
+    ) -> None:
+        if narrow is not None and not 0 < narrow < slots:
+            raise ValueError(f"narrow ({narrow}) must be between 0 and slots ({slots})")
+        self.spec, self.slots, self.narrow, self.device = spec, slots, narrow, device
         self.envs = make_vector_env(task, slots, "batched", device)
         self.steps_per_check = STEPS_PER_CHECK if device.type == "cpu" else SYNC_EVERY
         steps = greedy_steps(self.steps_per_check)
@@ -73,22 +91,48 @@ class SlotLoop:
             torch.zeros(obs.shape[1], dtype=torch.float64, device=device),
             torch.zeros(obs.shape[1], dtype=torch.float64, device=device),
         )
-        self.holder: list[tuple[_Job, int] | None] = [None] * slots  # whose episode each slot plays
+        self.width = slots  # the rows that step
+        self.holder: list[tuple[_Job, int] | None] = [None] * slots  # whose episode each row plays
         self._held = torch.zeros(slots, dtype=torch.bool, device=device)  # the same, as a mask on the device
-        self.free = list(range(slots - 1, -1, -1))  # pop() hands out slot 0 first
+        self.free = list(range(slots - 1, -1, -1))  # pop() hands out row 0 first
         self.t = 0
 
     @property
     def busy(self) -> int:
-        return self.slots - len(self.free)
+        return self.width - len(self.free)
+
+    def fit(self, waiting: int) -> None:
+        """Step `narrow` rows from now on if they hold the busy episodes and the `waiting` ones, else all `slots`."""
+        if self.narrow is None:
+            return
+        width = self.narrow if self.busy + waiting <= self.narrow else self.slots
+        if width != self.width:
+            self._resize(width)
+
+    def _resize(self, width: int) -> None:
+        """Go on with `width` rows: the busy episodes move to the first rows (env, weights, recurrent state, return
+        and length each gathered), any rows after them are free."""
+        busy = [row for row, held in enumerate(self.holder) if held is not None]
+        spare = [row for row in range(self.width) if self.holder[row] is None] or [0]
+        rows = busy + [spare[i % len(spare)] for i in range(width - len(busy))]  # any rows will do for free ones
+        keep = torch.tensor(rows, device=self.device)
+        self._held = torch.arange(width, device=self.device) < len(busy)
+        self.envs = select_envs(self.envs, keep)
+        self.params = self.params.index_select(0, keep)
+        self.policy = PopulationPolicy(self.spec, self.params)
+        carry = select_carry(self.carry, keep, keep)
+        self.carry = carry._replace(alive=carry.alive & self._held)
+        self.holder = [self.holder[row] for row in busy] + [None] * (width - len(busy))
+        self.free = list(range(width - 1, len(busy) - 1, -1))
+        self.width = width
 
     def fill(self, episodes: list[tuple[_Job, int]]) -> None:
         """Start each (job, i) episode in a free slot: its env reset with its seed, its network's weights in the
         slot's row, the slot's recurrent state, return and length zeroed."""
         slots = [self.free.pop() for _ in episodes]
         rows = torch.tensor(slots, device=self.device)
-        mask = torch.zeros(self.slots, dtype=torch.bool, device=self.device).index_fill_(0, rows, True)
-        seeds = np.zeros(self.slots, dtype=np.int64)
+        mask = torch.zeros(self.width, dtype=torch.bool, device=self.device).index_fill_(0, rows, True)
+        seeds = np.zeros(self.width, dtype=np.int64)
         seeds[slots] = [job.seeds[i] for job, i in episodes]
         obs = self.envs.reset(seed=seeds, options={"reset_mask": mask})[0]
         self.params[rows] = torch.stack([job.params[i] for job, i in episodes]).to(self.device, torch.float32)
@@ -109,9 +153,9 @@ class SlotLoop:
             self.holder[slot] = episode
 
     def step(self) -> None:
-        """`steps_per_check` steps of every slot (free ones step on, masked)."""
+        """`steps_per_check` steps of every row (free ones step on, masked)."""
         self.carry, _ = self._steps(
-            self.envs, self.policy, self._normalize, self._act, (self.slots, 1), self.t, self.carry
+            self.envs, self.policy, self._normalize, self._act, (self.width, 1), self.t, self.carry
         )
         self.t += self.steps_per_check
 
@@ -171,6 +215,7 @@ class EpisodeStream:
                 with self._changed:
                     for name, loop in self.loops.items():
                         queue = self._queues[name]
+                        loop.fit(len(queue))
                         if queue and loop.free:
                             loop.fill([queue.popleft() for _ in range(min(len(queue), len(loop.free)))])
                     if not any(loop.busy for loop in self.loops.values()):

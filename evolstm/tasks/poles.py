@@ -104,16 +104,16 @@ TORCH = Ops(
 )
 
 
-def derivatives(state: Array, force: Array, cart_friction: float, ops: Ops) -> Array:
-    """d/dt of the state [N, 2 + 2 poles] (x, x_dot, theta_i, theta_i_dot, ...) under `force` [N]: NEAT's
+def derivatives(state: list[Array], force: Array, cart_friction: float, ops: Ops) -> list[Array]:
+    """d/dt of the state columns (x, x_dot, theta_i, theta_i_dot, ...; each [N]) under `force` [N]: NEAT's
     `CartPole::step`, with Shark's cart friction term."""
-    x_dot = state[:, 1]
-    poles = (state.shape[1] - 2) // 2
+    x_dot = state[1]
+    poles = (len(state) - 2) // 2
     if cart_friction:
         force = force - cart_friction * (ops.floats(x_dot > 0) - ops.floats(x_dot < 0))
     pushes, masses, terms = force, 0.0, []
     for i in range(poles):
-        theta, theta_dot = state[:, 2 + 2 * i], state[:, 3 + 2 * i]
+        theta, theta_dot = state[2 + 2 * i], state[3 + 2 * i]
         cos, sin = ops.cos_sin(theta)
         g_sin = GRAVITY * sin
         mass_length = HALF_LENGTHS[i] * MASS_POLES[i]
@@ -125,19 +125,24 @@ def derivatives(state: Array, force: Array, cart_friction: float, ops: Ops) -> A
     columns = [x_dot, x_acc]
     for i, (theta_dot, cos, g_sin, friction) in enumerate(terms):
         columns += [theta_dot, -0.75 * (x_acc * cos + g_sin + friction) / HALF_LENGTHS[i]]
-    return ops.stack(columns)
+    return columns
 
 
-def runge_kutta(state: Array, force: Array, cart_friction: float, ops: Ops) -> Array:
-    """One fourth-order Runge-Kutta step of TAU seconds (Numerical Recipes' `rk4`, as NEAT and Shark use it)."""
+def runge_kutta(state: list[Array], force: Array, cart_friction: float, ops: Ops) -> list[Array]:
+    """One fourth-order Runge-Kutta step of TAU seconds (Numerical Recipes' `rk4`, as NEAT and Shark use it), on
+    the state's columns (kept apart, not stacked: in compiled code every stacked intermediate costs a buffer)."""
     half, sixth = TAU * 0.5, TAU / 6.0
+
+    def moved(by: float, slope: list[Array]) -> list[Array]:
+        return [value + by * rate for value, rate in zip(state, slope)]
+
     slope = derivatives(state, force, cart_friction, ops)
-    trial = derivatives(state + half * slope, force, cart_friction, ops)
-    middle = derivatives(state + half * trial, force, cart_friction, ops)
-    end = state + TAU * middle
-    middle = middle + trial
+    trial = derivatives(moved(half, slope), force, cart_friction, ops)
+    middle = derivatives(moved(half, trial), force, cart_friction, ops)
+    end = moved(TAU, middle)
+    middle = [m + t for m, t in zip(middle, trial)]
     trial = derivatives(end, force, cart_friction, ops)
-    return state + sixth * (slope + trial + 2.0 * middle)
+    return [value + sixth * (s + t + 2.0 * m) for value, s, t, m in zip(state, slope, trial, middle)]
 
 
 def fallen(state: Array) -> Array:
@@ -156,9 +161,10 @@ def advance(
     jiggle [N, DAMPING_WINDOW], the last balanced steps' |x| + |x_dot| + |theta1| + |theta1_dot| -> next state,
     float64 rewards, terminated (fallen), truncated (max_steps reached)."""
     force = FORCE * push
-    physics = state["physics"]
+    columns = [state["physics"][:, j] for j in range(state["physics"].shape[1])]
     for _ in range(SUBSTEPS):
-        physics = runge_kutta(physics, force, cart_friction, ops)
+        columns = runge_kutta(columns, force, cart_friction, ops)
+    physics = ops.stack(columns)
     steps = state["steps"] + 1
     fell = fallen(physics)
     truncated = (steps >= max_steps) & ~fell

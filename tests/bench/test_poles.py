@@ -45,6 +45,22 @@ def test_a_name_that_is_no_method_is_refused_naming_the_form(name: str) -> None:
         parse_method(name)
 
 
+@pytest.mark.parametrize(
+    ("method", "runs", "training", "check"),
+    [
+        ("snes-rnn2-g10", 50, (256, 16), (64, 16)),  # the default command's rows: all runs' populations at once
+        ("cosyne-rnn2", 50, (256, 32), (64, 16)),  # narrowing to one whole population of 32
+        ("snes-rnn2-g10", 1, (16, None), (1, None)),  # one run: nothing to narrow to
+    ],
+)
+def test_the_runs_slots_hold_every_population_and_narrow_to_one(
+    method: str, runs: int, training: tuple[int, int | None], check: tuple[int, int | None]
+) -> None:
+    loops = PoleRuns(method, "double", "damping", runs, max_evaluations=16, compile=False)._stream().loops
+    assert (loops["training"].slots, loops["training"].narrow) == training
+    assert (loops["check"].slots, loops["check"].narrow) == check
+
+
 def test_the_networks_played_are_the_searchers_values_with_the_input_weights_times_the_gain(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -4,13 +4,15 @@ the evaluator's own batch, however searches' episodes shared the slots; errors r
 from __future__ import annotations
 
 import threading
+from collections import deque
 
 import numpy as np
 import pytest
 import torch
 
 from evolstm.environment import policy_spec
-from evolstm.evaluation.stream import EpisodeStream, SlotLoop, StreamError
+from evolstm.evaluation import stream as stream_module
+from evolstm.evaluation.stream import EpisodeStream, SlotLoop, StreamError, _Job
 from evolstm.evaluation.vector import VectorEvaluator
 from evolstm.normalization import ObsNorm
 from evolstm.policies import Policy
@@ -61,6 +63,48 @@ def test_streamed_episodes_are_those_of_one_batch(task_id: str) -> None:
         np.testing.assert_array_equal(returns, want.returns[:, 0])
         np.testing.assert_array_equal(lengths, want.lengths[:, 0])
     assert stream.episodes == 24
+
+
+@pytest.mark.parametrize("task_id", TASK_IDS)
+def test_episodes_play_on_unchanged_when_the_loop_narrows_and_widens(
+    task_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """8 slots that step 2 rows while at most 2 episodes are busy or waiting: episodes arrive while others play, so
+    busy episodes move rows both ways mid-episode (checked), and each still plays exactly as in the evaluator's
+    batch."""
+    experiment = make_experiment(task={"id": task_id, "kwargs": {"length": 12} if "TMaze" in task_id else {}})
+    spec = policy_spec(experiment.task, experiment.policy)
+    torch.manual_seed(0)
+    params = Policy(spec).flat() + 0.5 * torch.randn(12, spec.num_params)
+    seeds = np.arange(12)
+    expected = VectorEvaluator(experiment.task, spec, "batched").score(
+        params, seeds[:, None], ObsNorm.identity(spec.obs_dim)
+    )
+    monkeypatch.setattr(stream_module, "STEPS_PER_CHECK", 1)  # a check after every step: short episodes overlap too
+    loop = SlotLoop(experiment.task, spec, 8, torch.device("cpu"), False, narrow=2)
+    moves: list[tuple[int, int, int]] = []  # (rows before, rows after, busy episodes moved)
+    resize = loop._resize
+    monkeypatch.setattr(loop, "_resize", lambda width: (moves.append((loop.width, width, loop.busy)), resize(width)))
+    job, queue = _Job(params, seeds), deque()
+    arrivals = {0: [0], 1: [1, 2, 3, 4, 5], 3: [6]}  # by step
+    late = [7, 8, 9, 10, 11]  # arrive once the loop has narrowed around a busy episode
+    got: dict[int, tuple[float, int]] = {}
+    t = 0
+    while len(got) < 12:
+        queue.extend((job, i) for i in arrivals.get(t, []))
+        if late and any(busy and after < before for before, after, busy in moves):
+            queue.extend((job, i) for i in late)
+            late = []
+        loop.fit(len(queue))
+        if queue and loop.free:
+            loop.fill([queue.popleft() for _ in range(min(len(queue), len(loop.free)))])
+        loop.step()
+        got.update({i: (ret, length) for _, i, ret, length in loop.ended()})
+        t += 1
+    np.testing.assert_array_equal([got[i][0] for i in range(12)], expected.returns[:, 0])
+    np.testing.assert_array_equal([got[i][1] for i in range(12)], expected.lengths[:, 0])
+    assert any(busy and after < before for before, after, busy in moves), moves
+    assert any(busy and after > before for before, after, busy in moves), moves
 
 
 def test_a_failing_step_reaches_every_waiting_search_and_the_driver(monkeypatch: pytest.MonkeyPatch) -> None:
