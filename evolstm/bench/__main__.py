@@ -234,9 +234,17 @@ def _populations(args: argparse.Namespace) -> list[dict[str, Any]]:
     return rows
 
 
+def _narrow_rows(text: str) -> int:
+    """`--narrow`'s type: 0 or a multiple of 16 (any CPU's vector width divides it)."""
+    value = _at_least(0)(text)
+    if value % 16:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be 0 or a multiple of 16")
+    return value
+
+
 def _poles_flags(parser: argparse.ArgumentParser) -> None:
     """Flags of `poles`."""
-    from evolstm.bench.poles import DEFAULT_METHODS, METHOD_FORM, TASKS, parse_method
+    from evolstm.bench.poles import DEFAULT_METHODS, METHOD_FORM, NARROW_SLOTS, TASKS, parse_method
 
     parser.add_argument("--runs", type=_at_least(1), default=50, help="independent runs per method (default: 50)")
     parser.add_argument(
@@ -269,6 +277,14 @@ def _poles_flags(parser: argparse.ArgumentParser) -> None:
         "--eager", action="store_true", help="score with eager steps: no compiling, but long episodes run ~10x slower"
     )
     parser.add_argument(
+        "--narrow",
+        type=_narrow_rows,
+        default=NARROW_SLOTS,
+        help="rows a method's episode slots step while no more episodes play: a multiple of 16, so that narrow and "
+        "wide compiled programs round alike (at least one run's population; 0: always all slots) "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
         "--threads", type=_at_least(1), default=1, help="torch intra-op threads per process (default: 1)"
     )
     parser.add_argument(
@@ -291,7 +307,7 @@ def _poles(args: argparse.Namespace) -> list[dict[str, Any]]:
 
     began = time.perf_counter()
     cells = [(method, task, fitness) for task in args.tasks for fitness in args.fitness for method in args.methods]
-    settings = (args.runs, args.max_evaluations, args.seed, not args.eager, args.threads)
+    settings = (args.runs, args.max_evaluations, args.seed, not args.eager, args.threads, args.narrow)
 
     def report(row: dict[str, Any]) -> dict[str, Any]:
         print(
@@ -312,7 +328,8 @@ def _poles(args: argparse.Namespace) -> list[dict[str, Any]]:
             finished = {futures[future]: report(future.result()) for future in as_completed(futures)}
         rows = [finished[i] for i in range(len(cells))]
     header = (
-        f"{_versions()}; {processes} processes of {args.threads} torch thread(s); {args.runs} runs "
+        f"{_versions()}; {processes} processes of {args.threads} torch thread(s); "
+        f"{f'slots narrowing to {args.narrow} rows' if args.narrow else 'slots never narrowing'}; {args.runs} runs "
         f"per method, at most {args.max_evaluations:,} evaluations each; the whole table "
         f"{(time.perf_counter() - began) / 60:.1f} min"
     )

@@ -171,7 +171,8 @@ class PoleRuns:
     """`runs` independent runs of `method` on the `task` ("double" or "single") with `fitness` ("standard" or
     "damping"), each stopping when solved or after `max_evaluations` episodes. The runs' episodes share the slots
     of one `EpisodeStream` (a slot freed by an ended episode takes the next waiting one, whichever run it is from);
-    scoring is compiled (a long episode's steps cost ~10x less than eager ones), unless `compile` is False."""
+    scoring is compiled (a long episode's steps cost ~10x less than eager ones), unless `compile` is False. While
+    few episodes play, the slots step only `narrow` rows (at least a run's population; 0: always all of them)."""
 
     def __init__(
         self,
@@ -183,8 +184,9 @@ class PoleRuns:
         seed: int = 0,
         progress: bool = False,
         compile: bool = True,
+        narrow: int = NARROW_SLOTS,
     ) -> None:
-        self.name, self.method, self.compile = method, parse_method(method), compile
+        self.name, self.method, self.compile, self.narrow = method, parse_method(method), compile, narrow
         self.task, self.fitness, self.runs, self.max_evaluations, self.seed = task, fitness, runs, max_evaluations, seed
         self._experiment = self.method.experiment(TASKS[task], {})  # the method's policy and trainer sections
         self.spec: PolicySpec = policy_spec(self._training, self._experiment.policy)
@@ -216,12 +218,13 @@ class PoleRuns:
 
         def loop(task: TaskConfig, episodes: int, narrow: int) -> SlotLoop:
             slots = min(MAX_SLOTS, _power_of_two(episodes))
-            return SlotLoop(task, self.spec, slots, device, self.compile, narrow if narrow < slots else None)
+            narrow = narrow if self.narrow and narrow < slots else None
+            return SlotLoop(task, self.spec, slots, device, self.compile, narrow)
 
-        popsize = max(NARROW_SLOTS, _power_of_two(self.method.popsize))
+        popsize = max(self.narrow, _power_of_two(self.method.popsize))
         loops = {"training": loop(self._training, self.runs * self.method.popsize, popsize)}
         if self.fitness == "damping":
-            loops["check"] = loop(self._standard, self.runs, NARROW_SLOTS)
+            loops["check"] = loop(self._standard, self.runs, self.narrow)
         return EpisodeStream(loops, self.runs)
 
     def evaluate(self, run: int, params: torch.Tensor, episodes: Episodes) -> torch.Tensor:
@@ -333,16 +336,24 @@ def _power_of_two(count: int) -> int:
 
 
 def measure(
-    method: str, task: str, fitness: str, runs: int, max_evaluations: int, seed: int, compile: bool, threads: int
+    method: str,
+    task: str,
+    fitness: str,
+    runs: int,
+    max_evaluations: int,
+    seed: int,
+    compile: bool,
+    threads: int,
+    narrow: int = NARROW_SLOTS,
 ) -> dict:
     """One table row, timed, with its settings: `runs` runs of `method` on the task with the fitness (the unit of
     work that `bench poles` spreads over processes, each with `threads` torch threads)."""
     torch.set_num_threads(threads)
     began = time.perf_counter()
-    pole_runs = PoleRuns(method, task, fitness, runs, max_evaluations, seed, progress=True, compile=compile)
+    pole_runs = PoleRuns(method, task, fitness, runs, max_evaluations, seed, True, compile, narrow)
     results = pole_runs.run()
     row = summary(method, task, fitness, results, time.perf_counter() - began, pole_runs.spec.num_params)
-    return {**row, "max_evaluations": max_evaluations, "threads": threads}
+    return {**row, "max_evaluations": max_evaluations, "threads": threads, "narrow": narrow}
 
 
 def summary(method: str, task: str, fitness: str, results: list[RunResult], wall: float, num_params: int) -> dict:

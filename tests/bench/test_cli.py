@@ -41,6 +41,12 @@ def test_a_user_mistake_is_one_line(name: str, tmp_path: Path, capsys: pytest.Ca
     assert not (tmp_path / "new").exists()  # nothing made for a run that never started
 
 
+@pytest.mark.parametrize("narrow", ["-16", "8", "x"])
+def test_poles_narrow_rows_must_be_a_multiple_of_16(narrow: str, capsys: pytest.CaptureFixture) -> None:
+    assert exit_code(["poles", "--narrow", narrow]) == 2
+    assert "--narrow" in capsys.readouterr().err
+
+
 def test_an_unwritable_out_fails_before_the_benchmark(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert exit_code(["checkpoint", "--out", str(tmp_path)]) == 2
     assert capsys.readouterr().err.startswith(f"error: --out {tmp_path}: ")

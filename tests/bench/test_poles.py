@@ -46,17 +46,19 @@ def test_a_name_that_is_no_method_is_refused_naming_the_form(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("method", "runs", "training", "check"),
+    ("method", "runs", "narrow", "training", "check"),
     [
-        ("snes-rnn2-g10", 50, (256, 16), (64, 16)),  # the default command's rows: all runs' populations at once
-        ("cosyne-rnn2", 50, (256, 32), (64, 16)),  # narrowing to one whole population of 32
-        ("snes-rnn2-g10", 1, (16, None), (1, None)),  # one run: nothing to narrow to
+        ("snes-rnn2-g10", 50, 16, (256, 16), (64, 16)),  # the default command's rows: all runs' populations at once
+        ("cosyne-rnn2", 50, 16, (256, 32), (64, 16)),  # narrowing to one whole population of 32
+        ("snes-rnn2-g10", 1, 16, (16, None), (1, None)),  # one run: nothing to narrow to
+        ("snes-rnn2-g10", 50, 0, (256, None), (64, None)),  # --narrow 0
     ],
 )
 def test_the_runs_slots_hold_every_population_and_narrow_to_one(
-    method: str, runs: int, training: tuple[int, int | None], check: tuple[int, int | None]
+    method: str, runs: int, narrow: int, training: tuple[int, int | None], check: tuple[int, int | None]
 ) -> None:
-    loops = PoleRuns(method, "double", "damping", runs, max_evaluations=16, compile=False)._stream().loops
+    pole_runs = PoleRuns(method, "double", "damping", runs, max_evaluations=16, compile=False, narrow=narrow)
+    loops = pole_runs._stream().loops
     assert (loops["training"].slots, loops["training"].narrow) == training
     assert (loops["check"].slots, loops["check"].narrow) == check
 
