@@ -10,12 +10,14 @@ import numpy as np
 import pytest
 import torch
 
+from evolstm.config import Experiment
 from evolstm.environment import policy_spec
 from evolstm.evaluation import stream as stream_module
 from evolstm.evaluation.stream import EpisodeStream, SlotLoop, StreamError, _Job
 from evolstm.evaluation.vector import VectorEvaluator
 from evolstm.normalization import ObsNorm
-from evolstm.policies import Policy
+from evolstm.policies import Policy, PolicySpec
+from evolstm.rollout import EpisodeResults
 from evolstm.tasks import TASK_IDS
 from tests.conftest import make_experiment
 from tests.test_fused import SAME_EPISODES
@@ -40,6 +42,22 @@ def _searches(stream: EpisodeStream, jobs: list[tuple[str, torch.Tensor, np.ndar
         thread.start()
     stream.results = results  # type: ignore[attr-defined]
     return threads
+
+
+def _scored(
+    task: dict, count: int, spread: float
+) -> tuple[Experiment, PolicySpec, torch.Tensor, np.ndarray, EpisodeResults]:
+    """An experiment on `task`, its policy spec, `count` networks around a fresh policy's weights (seed 0), their
+    episode seeds and the evaluator's eager scores of them."""
+    experiment = make_experiment(task=task)
+    spec = policy_spec(experiment.task, experiment.policy)
+    torch.manual_seed(0)
+    params = Policy(spec).flat() + spread * torch.randn(count, spec.num_params)
+    seeds = np.arange(count)
+    scores = VectorEvaluator(experiment.task, spec, "batched").score(
+        params, seeds[:, None], ObsNorm.identity(spec.obs_dim)
+    )
+    return experiment, spec, params, seeds, scores
 
 
 @pytest.mark.parametrize("task_id", TASK_IDS)
@@ -72,14 +90,8 @@ def test_episodes_play_on_unchanged_when_the_loop_narrows_and_widens(
     """8 slots that step 2 rows while at most 2 episodes are busy or waiting: episodes arrive while others play, so
     busy episodes move rows both ways mid-episode (checked), and each still plays exactly as in the evaluator's
     batch."""
-    experiment = make_experiment(task={"id": task_id, "kwargs": {"length": 12} if "TMaze" in task_id else {}})
-    spec = policy_spec(experiment.task, experiment.policy)
-    torch.manual_seed(0)
-    params = Policy(spec).flat() + 0.5 * torch.randn(12, spec.num_params)
-    seeds = np.arange(12)
-    expected = VectorEvaluator(experiment.task, spec, "batched").score(
-        params, seeds[:, None], ObsNorm.identity(spec.obs_dim)
-    )
+    task = {"id": task_id, "kwargs": {"length": 12} if "TMaze" in task_id else {}}
+    experiment, spec, params, seeds, expected = _scored(task, 12, 0.5)
     monkeypatch.setattr(stream_module, "STEPS_PER_CHECK", 1)  # a check after every step: short episodes overlap too
     loop = SlotLoop(experiment.task, spec, 8, torch.device("cpu"), False, narrow=2)
     moves: list[tuple[int, int, int]] = []  # (rows before, rows after, busy episodes moved)
@@ -141,14 +153,7 @@ def test_the_driver_returns_once_every_search_has_left() -> None:
 def test_compiled_slots_score_as_eager_ones_up_to_the_tolerance() -> None:
     """The compiled loop (8 unrolled steps per call, `rollout.greedy_steps`) fullgraph, and within the tolerance
     that compiled scoring is held to (tests/test_fused.py)."""
-    experiment = make_experiment(task={"id": "evolstm/TMaze-v0", "kwargs": {"length": 4}})
-    spec = policy_spec(experiment.task, experiment.policy)
-    torch.manual_seed(0)
-    params = Policy(spec).flat() + 0.3 * torch.randn(32, spec.num_params)
-    seeds = np.arange(32)
-    eager = VectorEvaluator(experiment.task, spec, "batched").score(
-        params, seeds[:, None], ObsNorm.identity(spec.obs_dim)
-    )
+    experiment, spec, params, seeds, eager = _scored({"id": "evolstm/TMaze-v0", "kwargs": {"length": 4}}, 32, 0.3)
     stream = EpisodeStream({"loop": SlotLoop(experiment.task, spec, 8, torch.device("cpu"), True)}, 1)
     (thread,) = _searches(stream, [("loop", params, seeds)])
     stream.drive()
