@@ -15,6 +15,7 @@ from gymnasium.wrappers import FlattenObservation, TransformObservation
 from gymnasium.wrappers.vector import TransformObservation as TransformVectorObservation
 
 from evolstm.config import ConfigError, PolicyConfig, TaskConfig
+from evolstm.config.schema import import_object
 from evolstm.lockstep import LockstepEnvs
 from evolstm.policies import PolicySpec
 from evolstm.tasks.batched import TorchVectorEnv
@@ -40,6 +41,18 @@ def make_env(task: TaskConfig, render_mode: str | None = None) -> gymnasium.Env:
         raise ConfigError(f"task: cannot make {task.id!r} with kwargs {task.kwargs} ({_line(err)})") from None
     except Exception as err:  # the env's own code failed: say so in one line, whatever it raised
         raise EnvStartError(f"env {task.id} failed to start: {type(err).__name__}: {_line(err)}") from err
+    for i, wrapper in enumerate(task.wrappers):
+        try:
+            env = import_object(wrapper.path)(env, **wrapper.kwargs)
+        except (TypeError, ValueError, gymnasium.error.Error) as err:
+            raise ConfigError(
+                f"task.wrappers.{i}: cannot wrap {task.id!r} in {wrapper.path} with kwargs {wrapper.kwargs} "
+                f"({_line(err)})"
+            ) from None
+        except Exception as err:  # the wrapper's own code failed
+            raise EnvStartError(
+                f"wrapper {wrapper.path} failed on {task.id}: {type(err).__name__}: {_line(err)}"
+            ) from err
     if not isinstance(env.observation_space, gymnasium.spaces.Box) or len(env.observation_space.shape) != 1:
         env = FlattenObservation(env)
     if task.observe is not None:
@@ -55,6 +68,8 @@ def make_vector_env(
     task's torch-batched form on `device`; observations are float32 tensors [num_envs, obs] either way."""
     if vectorization == "local":
         return LockstepEnvs([make_env(task) for _ in range(num_envs)])
+    if task.wrappers:
+        raise ConfigError("task.wrappers: wrappers apply to the local backend's envs; use evaluation.backend local")
     if not has_batched_form(task.id):
         raise ConfigError(
             f"evaluation.backend: batched needs a task with a torch-batched form (the evolstm/ tasks); "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 
 from evolstm import config
 from evolstm.config import ConfigError
+from evolstm.environment import make_env
 
 EXPERIMENTS = sorted((Path(__file__).parent.parent / "experiments").glob("*.yaml"))
 
@@ -47,6 +49,15 @@ BAD = [
     ),
     ({"task": {"id": "evolstm/Nope-v0"}}, "task.id: unknown Gymnasium id 'evolstm/Nope-v0'"),
     ({"task": {"id": "no_such_module:Env-v0"}}, "task.id: cannot import module 'no_such_module'"),
+    (
+        {"task": {"id": "CartPole-v1", "wrappers": [{"path": "Wrapper"}]}},
+        "task.wrappers.0.path: 'Wrapper' is not an import path like 'package.module.Name'",
+    ),
+    (
+        {"task": {"id": "CartPole-v1", "wrappers": [{"path": "math:pi"}]}},
+        "task.wrappers.0.path: 'math:pi' is not a wrapper (not callable)",
+    ),
+    ({"task": {"id": "CartPole-v1", "wrappers": [{"pth": "x.Y"}]}}, "task.wrappers.0.path: required key is missing"),
     ({"evaluation": {"backend": "cloud"}}, "evaluation.backend: Input should be 'local'"),
     ({"trainer": {"kind": "es", "episodes": 0}}, "trainer.episodes: Input should be greater than 0"),
     ({"task": {"id": "evolstm/TMaze-v0", "observe": []}}, "task.observe: List should have at least 1 item"),
@@ -228,6 +239,23 @@ def test_task_modules_that_fail_on_import(tmp_path: Path, monkeypatch: pytest.Mo
         config.from_dict(data)
     message = f"task.id: cannot import module 'broken_{case}' named in the task id ({cause}"
     assert str(err.value).startswith(message) and "\n" not in str(err.value), str(err.value)
+
+
+def test_popgym_ids_work_as_written_and_name_their_package() -> None:
+    experiment = config.from_dict(_es() | {"task": {"id": "popgym-RepeatPreviousEasy-v0"}})
+    assert experiment.task.id == "popgym:popgym-RepeatPreviousEasy-v0"  # any process's gymnasium.make imports popgym
+    env = make_env(experiment.task)
+    assert env.action_space.n == 4 and env.reset(seed=0)[0].shape == env.observation_space.shape
+
+
+def test_a_popgym_id_without_popgym_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "popgym" else find_spec(name, *a))
+    with pytest.raises(ConfigError) as err:
+        config.from_dict(_es() | {"task": {"id": "popgym-RepeatPreviousEasy-v0"}})
+    assert str(err.value) == (
+        "task.id: 'popgym-RepeatPreviousEasy-v0' needs the popgym package: pip install 'evolstm[popgym]'"
+    )
 
 
 def _es(**fields: object) -> dict:

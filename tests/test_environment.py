@@ -7,9 +7,12 @@ from pathlib import Path
 import gymnasium
 import numpy as np
 import pytest
+import torch
+import yaml
 
 from evolstm.config import ConfigError
-from evolstm.environment import make_env
+from evolstm.environment import make_env, make_vector_env
+from evolstm.run import main
 from evolstm.training import train
 from tests.conftest import make_experiment
 
@@ -66,3 +69,54 @@ def test_continuous_actions_train(tmp_path: Path) -> None:
     )
     run = train(experiment, tmp_path, quiet=True)
     assert (run.path / "summary.json").is_file()
+
+
+def _wrapped(*wrappers: dict, **task: object) -> dict:
+    return {"id": "CartPole-v1", "kwargs": {}, **task, "wrappers": list(wrappers)}
+
+
+def test_wrappers_apply_in_the_order_listed() -> None:
+    task = _wrapped(*({"path": "tests.obs_wrappers.AppendConstant", "kwargs": {"value": v}} for v in (1.0, 2.0)))
+    env = make_env(make_experiment(task=task).task)
+    obs, _ = env.reset(seed=0)
+    assert env.observation_space.shape == (6,) and obs[-2:].tolist() == [1.0, 2.0]
+
+
+def test_popgyms_previous_action_wrapper_by_import_path() -> None:
+    plain = {"id": "popgym-RepeatPreviousEasy-v0", "kwargs": {}}
+    task = {**plain, "wrappers": [{"path": "popgym.wrappers.PreviousAction"}]}
+    plain, wrapped = (make_env(make_experiment(task=t).task) for t in (plain, task))
+    assert wrapped.observation_space.shape[0] > plain.observation_space.shape[0]  # the previous action joins
+
+
+def test_wrappers_need_the_local_backend() -> None:
+    task = make_experiment(task=_wrapped({"path": "gymnasium.wrappers.RecordEpisodeStatistics"})).task
+    with pytest.raises(ConfigError, match="task.wrappers: wrappers apply to the local backend's envs"):
+        make_vector_env(task, 2, "batched", torch.device("cpu"))
+
+
+@pytest.mark.parametrize(
+    ("wrapper", "code", "message"),
+    [
+        (
+            {"path": "tests.obs_wrappers.AppendConstant", "kwargs": {"colour": 1}},
+            2,
+            (
+                "error: task.wrappers.0: cannot wrap 'CartPole-v1' in tests.obs_wrappers.AppendConstant with kwargs "
+                "{'colour': 1} ("
+            ),
+        ),
+        ({"path": "tests.obs_wrappers.Broken"}, 1, "error: wrapper tests.obs_wrappers.Broken failed on CartPole-v1: "),
+        ({"path": "tests.obs_wrappers.Nope"}, 2, "error: task.wrappers.0.path: module 'tests.obs_wrappers' has no"),
+    ],
+)
+def test_a_wrapper_that_fails_is_one_line_and_no_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture, wrapper: dict, code: int, message: str
+) -> None:
+    data = make_experiment().model_dump(mode="json")
+    data["task"] = _wrapped(wrapper)
+    (tmp_path / "e.yaml").write_text(yaml.safe_dump(data))
+    assert main([str(tmp_path / "e.yaml"), "--out", str(tmp_path / "runs"), "--quiet"]) == code
+    err = capsys.readouterr().err
+    assert err.startswith(message) and err.count("\n") == 1, err
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import Annotated, Any, Literal, get_args
 
 import gymnasium
@@ -29,10 +30,45 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
+#: id prefixes of task families that a package registers when imported: (the package, the extra that installs it)
+PACKAGE_IDS = {"popgym-": ("popgym", "popgym")}
+
+
+def import_object(path: str) -> Any:
+    """The object an import path names: "package.module.Name" or "package.module:Name" (ValueError if none)."""
+    module, _, name = path.rpartition(":") if ":" in path else path.rpartition(".")
+    if not module or not name:
+        raise ValueError(f"{path!r} is not an import path like 'package.module.Name'")
+    try:
+        found = importlib.import_module(module)
+    except (Exception, SystemExit) as err:  # the user's module may fail in any way while it is imported
+        raise ValueError(f"cannot import module {module!r} ({type(err).__name__}: {err})") from err
+    if not hasattr(found, name):
+        raise ValueError(f"module {module!r} has no {name!r}")
+    return getattr(found, name)
+
+
+class WrapperConfig(_Strict):
+    """A Gymnasium wrapper around the task's env: what `path` names, called as path(env, **kwargs)."""
+
+    path: str = Field(description='Import path of the wrapper, e.g. "popgym.wrappers.PreviousAction".')
+    kwargs: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments for the wrapper.")
+
+    @field_validator("path")
+    @classmethod
+    def _importable(cls, path: str) -> str:
+        """Import it now, so that a typo fails before any run starts."""
+        if not callable(import_object(path)):
+            raise ValueError(f"{path!r} is not a wrapper (not callable)")
+        return path
+
+
 class TaskConfig(_Strict):
     """Which environment to train on, and how to present it to the policy."""
 
-    id: str = Field(description='A Gymnasium id ("evolstm/TMaze-v0", "CartPole-v1", "module:Env-v0").')
+    id: str = Field(
+        description='A Gymnasium id ("evolstm/TMaze-v0", "CartPole-v1", "popgym-RepeatPreviousEasy-v0", "module:Env-v0").'
+    )
     kwargs: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments for gymnasium.make.")
     observe: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)] | None = Field(
         default=None, description="Keep only these entries of a Box observation (e.g. drop velocities); null keeps all."
@@ -40,11 +76,22 @@ class TaskConfig(_Strict):
     max_episode_steps: Annotated[int, Field(gt=0, le=MAX_EPISODE_STEPS)] | None = Field(
         default=None, description=f"Override the registered time limit (at most {MAX_EPISODE_STEPS:,})."
     )
+    wrappers: list[WrapperConfig] = Field(
+        default_factory=list,
+        description="Gymnasium wrappers around the env, applied in order (local backend; e.g. POPGym's PreviousAction).",
+    )
 
     @field_validator("id")
     @classmethod
     def _known_id(cls, env_id: str) -> str:
-        """Import "module:" prefixes and check that the id is registered, so typos fail before any run starts."""
+        """Import "module:" prefixes and check that the id is registered, so typos fail before any run starts. An
+        id of a package's family (PACKAGE_IDS, e.g. "popgym-...") gets the package as its prefix, so that every
+        process that makes the env (Ray workers too) imports the package first."""
+        for prefix, (package, extra) in PACKAGE_IDS.items():
+            if env_id.startswith(prefix):
+                if importlib.util.find_spec(package) is None:
+                    raise ValueError(f"{env_id!r} needs the {package} package: pip install 'evolstm[{extra}]'")
+                env_id = f"{package}:{env_id}"
         name = env_id
         if ":" in env_id:
             module, name = env_id.split(":", 1)
