@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import pydantic
 import torch
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save
 
@@ -32,7 +32,7 @@ TENSORS = ("params", "obs_mean", "obs_std")
 METADATA_KEYS = ("format", "spec", "info", "sha256")
 #: Documented limits of what a policy file may describe besides the experiment's own (`evolstm.config.sizes`):
 #: observation and action sizes, nesting of the metadata's JSON and the size of the task's kwargs.
-MAX_DIM, MAX_NESTING, MAX_KWARGS_CHARS = 100_000, 8, 10_000
+MAX_DIM, MAX_NESTING, MAX_KWARGS_CHARS, MAX_WRAPPERS = 100_000, 8, 10_000, 32
 
 
 class PolicyFileError(ValueError):
@@ -81,21 +81,31 @@ class _SpecSchema(_Strict):
         return self
 
 
+def _small_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Kwargs end up in error messages and in the env's or wrapper's call: keep them small."""
+    if len(json.dumps(kwargs)) > MAX_KWARGS_CHARS:
+        raise ValueError(f"kwargs may take at most {MAX_KWARGS_CHARS} characters as JSON")
+    return kwargs
+
+
+Kwargs = Annotated[dict[str, Any], AfterValidator(_small_kwargs)]
+
+
+class _WrapperSchema(_Strict):
+    """One of `info.task.wrappers`: a wrapper's import path and kwargs (imported when the task is rebuilt)."""
+
+    path: Annotated[str, Field(max_length=1000, pattern=r"^[\w.:]+$")]
+    kwargs: Kwargs = Field(default_factory=dict)
+
+
 class _TaskSchema(_Strict):
     """The `info.task` metadata: a task as the run's config resolved it (not validated as an env id here)."""
 
     id: Annotated[str, Field(max_length=1000, pattern=r"^[\w.:/-]+$")]
-    kwargs: dict[str, Any] = Field(default_factory=dict)
+    kwargs: Kwargs = Field(default_factory=dict)
     observe: Annotated[list[Annotated[int, Field(ge=0, lt=MAX_DIM)]], Field(max_length=MAX_DIM)] | None = None
     max_episode_steps: Annotated[int, Field(ge=1, le=MAX_EPISODE_STEPS)] | None = None
-
-    @field_validator("kwargs")
-    @classmethod
-    def _small_kwargs(cls, kwargs: dict[str, Any]) -> dict[str, Any]:
-        """Kwargs end up in error messages and gymnasium.make: keep them small."""
-        if len(json.dumps(kwargs)) > MAX_KWARGS_CHARS:
-            raise ValueError(f"kwargs may take at most {MAX_KWARGS_CHARS} characters as JSON")
-        return kwargs
+    wrappers: Annotated[list[_WrapperSchema], Field(max_length=MAX_WRAPPERS)] = Field(default_factory=list)
 
 
 class _InfoSchema(_Strict):

@@ -31,6 +31,18 @@ def test_round_trip(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["p.safetensors"]  # no temp files left behind
 
 
+def test_a_wrapped_tasks_wrappers_round_trip_and_are_bounded(tmp_path: Path) -> None:
+    """A run's task with `wrappers` saves and loads (replays rebuild the wrapped env); oversized kwargs are refused."""
+    params, norm = torch.zeros(Policy(SPEC).num_params), ObsNorm.identity(3)
+    wrapper = {"path": "popgym.wrappers.PreviousAction", "kwargs": {"null_action": 0}}
+    save_policy(tmp_path / "p.safetensors", SPEC, params, norm, {"task": {"id": "x", "wrappers": [wrapper]}})
+    assert load_policy(tmp_path / "p.safetensors").info["task"]["wrappers"] == [wrapper]
+    huge = {"path": "a.B", "kwargs": {"x": "y" * 20_000}}
+    save_policy(tmp_path / "q.safetensors", SPEC, params, norm, {"task": {"id": "x", "wrappers": [huge]}})
+    with pytest.raises(PolicyFileError, match="kwargs may take at most"):
+        load_policy(tmp_path / "q.safetensors")
+
+
 def test_corrupt_truncated_and_foreign_files(tmp_path: Path) -> None:
     path = tmp_path / "p.safetensors"
     _save(path)
