@@ -16,6 +16,7 @@ from gymnasium.wrappers.vector import TransformObservation as TransformVectorObs
 
 from evolstm.config import ConfigError, PolicyConfig, TaskConfig
 from evolstm.config.schema import import_object
+from evolstm.feedback import PreviousActionReward, PreviousActionRewardVector
 from evolstm.lockstep import LockstepEnvs
 from evolstm.policies import PolicySpec
 from evolstm.tasks.batched import TorchVectorEnv
@@ -58,6 +59,8 @@ def make_env(task: TaskConfig, render_mode: str | None = None) -> gymnasium.Env:
     if task.observe is not None:
         space, index = _kept_space(env.observation_space, task.observe)
         env = TransformObservation(env, lambda obs: obs[index], space)
+    if task.previous_action or task.previous_reward:
+        env = PreviousActionReward(env, task.previous_action, task.previous_reward)
     return env
 
 
@@ -90,13 +93,18 @@ def make_vector_env(
         raise ConfigError(
             f"task: cannot make the batched {task.id!r} with kwargs {task.kwargs} ({_line(err)})"
         ) from None
-    if task.observe is None:
-        return env
-    space, index = _kept_space(env.single_observation_space, task.observe)
-    kept = torch.as_tensor(index, device=device)
-    return TransformVectorObservation(
-        env, lambda obs: obs.index_select(1, kept), gymnasium.vector.utils.batch_space(space, num_envs), space
-    )
+    if task.observe is not None:
+        space, index = _kept_space(env.single_observation_space, task.observe)
+        kept = torch.as_tensor(index, device=device)
+        env = TransformVectorObservation(
+            env, lambda obs: obs.index_select(1, kept), gymnasium.vector.utils.batch_space(space, num_envs), space
+        )
+    if task.previous_action or task.previous_reward:
+        try:
+            env = PreviousActionRewardVector(env, task.previous_action, task.previous_reward)
+        except ValueError as err:
+            raise ConfigError(f"task.previous_action: {err}") from None
+    return env
 
 
 def has_batched_form(env_id: str) -> bool:

@@ -3,8 +3,9 @@
 Tensors in and tensors out, autoreset disabled: an episode that has ended is not stepped again until the next reset
 (its reward is 0 and its observation stays as it was), so every episode ends exactly at its own termination or
 truncation, as in a scalar Gymnasium loop. Whatever an env does wrong (raises, returns an observation of the wrong
-shape, a reward that is not a number) becomes an EnvStepError naming the env; Discrete actions are offset by the
-space's `start`, so the policy's action indices 0..n-1 land inside the space.
+shape, a reward that is not a number) becomes an EnvStepError naming the env; Discrete and MultiDiscrete actions are
+offset by the space's `start` (per dimension for MultiDiscrete), so the policy's action indices 0..n-1 land inside the
+space; a MultiDiscrete env gets each action as the space's int array [D].
 """
 
 from __future__ import annotations
@@ -35,7 +36,12 @@ class LockstepEnvs:
         self.single_observation_space = envs[0].observation_space
         self.single_action_space = envs[0].action_space
         space = self.single_action_space
-        self._action_start = int(space.start) if isinstance(space, gymnasium.spaces.Discrete) else 0
+        self._action_start: int | np.ndarray = 0
+        self._action_dtype: np.dtype | None = None
+        if isinstance(space, gymnasium.spaces.Discrete):
+            self._action_start = int(space.start)
+        elif isinstance(space, gymnasium.spaces.MultiDiscrete):
+            self._action_start, self._action_dtype = np.asarray(space.start), space.dtype
         self._ended = np.zeros(self.num_envs, dtype=bool)
         self._obs = np.zeros((self.num_envs, *self.single_observation_space.shape), dtype=np.float32)
 
@@ -51,6 +57,8 @@ class LockstepEnvs:
     def step(self, actions: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, dict[str, Any]]:
         """Step every env whose episode is still running with its row of `actions`."""
         actions_np = actions.cpu().numpy() + self._action_start
+        if self._action_dtype is not None:
+            actions_np = actions_np.astype(self._action_dtype)
         rewards = np.zeros(self.num_envs, dtype=np.float64)
         terminated = np.zeros(self.num_envs, dtype=bool)
         truncated = np.zeros(self.num_envs, dtype=bool)

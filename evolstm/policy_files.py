@@ -59,6 +59,7 @@ class _SpecSchema(_Strict):
     layers: Annotated[int, Field(ge=1, le=MAX_LAYERS)]
     action_low: Annotated[list[float], Field(max_length=MAX_DIM)] | None = None
     action_high: Annotated[list[float], Field(max_length=MAX_DIM)] | None = None
+    action_nvec: Annotated[list[_Dim], Field(min_length=1, max_length=MAX_DIM)] | None = None
 
     @field_validator("kind")
     @classmethod
@@ -70,7 +71,8 @@ class _SpecSchema(_Strict):
 
     @model_validator(mode="after")
     def _bounds_fit(self) -> _SpecSchema:
-        """Box bounds come in pairs of action_dim entries; discrete actions have none (as PolicySpec.for_spaces)."""
+        """Box bounds come in pairs of action_dim entries; discrete actions have none (as PolicySpec.for_spaces);
+        a MultiDiscrete's nvec (discrete only) has one entry per dimension, summing to action_dim."""
         bounds = (self.action_low, self.action_high)
         if self.discrete and bounds != (None, None):
             raise ValueError("action bounds are for Box actions, not discrete ones")
@@ -78,6 +80,10 @@ class _SpecSchema(_Strict):
             raise ValueError("action bounds need both action_low and action_high")
         if bounds[0] is not None and not len(bounds[0]) == len(bounds[1]) == self.action_dim:
             raise ValueError(f"action bounds need {self.action_dim} entries each")
+        if self.action_nvec is not None and not self.discrete:
+            raise ValueError("action_nvec is for MultiDiscrete actions, which are discrete")
+        if self.action_nvec is not None and sum(self.action_nvec) != self.action_dim:
+            raise ValueError(f"action_nvec must sum to action_dim {self.action_dim}")
         return self
 
 
@@ -106,6 +112,8 @@ class _TaskSchema(_Strict):
     observe: Annotated[list[Annotated[int, Field(ge=0, lt=MAX_DIM)]], Field(max_length=MAX_DIM)] | None = None
     max_episode_steps: Annotated[int, Field(ge=1, le=MAX_EPISODE_STEPS)] | None = None
     wrappers: Annotated[list[_WrapperSchema], Field(max_length=MAX_WRAPPERS)] = Field(default_factory=list)
+    previous_action: bool = False
+    previous_reward: bool = False
 
 
 class _InfoSchema(_Strict):

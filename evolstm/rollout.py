@@ -276,8 +276,12 @@ def _kept_members(going: Tensor, compact: Compaction) -> Tensor | None:
         return None
     if compact == "exact" or not still:
         return going.nonzero().squeeze(1)
-    bucket = 1 << (still - 1).bit_length()
-    return torch.argsort(going.logical_not().byte(), stable=True)[:bucket]  # going members first
+    return torch.argsort(going.logical_not().byte(), stable=True)[: power_of_two(still)]  # going members first
+
+
+def power_of_two(count: int) -> int:
+    """The smallest power of two that holds `count` (>= 1)."""
+    return 1 << (count - 1).bit_length()
 
 
 def _pad_time(tensor: Tensor, steps: int) -> Tensor:

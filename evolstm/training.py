@@ -22,7 +22,8 @@ from evolstm.config import ConfigError, Experiment
 from evolstm.environment import EnvStartError, policy_spec
 from evolstm.evaluation import ClusterError, Evaluator, WorkerLostError, make_evaluator
 from evolstm.limits import check_memory
-from evolstm.policies import Policy, PolicySpec
+from evolstm.policies import PolicySpec
+from evolstm.policies.init import initial_params
 from evolstm.policy_files import save_policy
 from evolstm.resume import Resume
 from evolstm.rollout import EpisodeError
@@ -30,7 +31,6 @@ from evolstm.runs import RunDir, RunLock, RunLockedError
 from evolstm.seeding import final_episode_seeds
 from evolstm.stopping import RunStopped, StopRequests
 from evolstm.trainers import DivergedError, Exported, Trainer, make_trainer
-
 
 #: failures of the env or the training during a run: the run keeps what it has, says why, and exits with code 1
 TRAINING_FAILURES = (EpisodeError, EnvStartError, DivergedError, WorkerLostError)
@@ -241,7 +241,9 @@ def train(
         spec = policy_spec(experiment.task, experiment.policy)
         check_memory(experiment, spec)  # before anything large is allocated
         evaluator = make_evaluator(experiment, spec)
-        trainer = make_trainer(experiment, evaluator, spec, Policy(spec).flat())
+        trainer = make_trainer(
+            experiment, evaluator, spec, initial_params(spec, experiment.policy.forget_bias, experiment.policy.chrono)
+        )
         run = Run.reopen(experiment, trainer, resume) if resume else Run.create(experiment, out_root)
         if run.complete(trainer):
             stream.write(f"{run.dir.path}: {_how_to_go_on(trainer, experiment)}\n")

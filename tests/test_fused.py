@@ -18,7 +18,11 @@ from evolstm.seeding import episode_seeds
 from evolstm.tasks import TASK_IDS
 from tests.conftest import make_experiment
 
-KWARGS = {"evolstm/TMaze-v0": {"length": 4}, "evolstm/RepeatPrevious-v0": {"symbols": 3, "lag": 1, "length": 20}}
+KWARGS = {
+    "evolstm/TMaze-v0": {"length": 4},
+    "evolstm/PassiveTMaze-v0": {"length": 4},
+    "evolstm/RepeatPrevious-v0": {"symbols": 3, "lag": 1, "length": 20},
+}
 #: the tolerance compiled scoring is held to: per-step head outputs and states within this of eager's, and ...
 STEP_TOLERANCE = 1e-5
 #: ... at least this share of episodes with exactly eager's return (a last-bit difference can flip a near-tied

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+import gymnasium
 import numpy as np
 import pytest
 import torch
@@ -16,6 +18,7 @@ from evolstm.lockstep import EnvStepError, LockstepEnvs
 from evolstm.run import main
 from tests.bad_envs import FAILURES
 from tests.conftest import make_experiment
+from tests.multi_discrete_env import CueMultiEnv
 
 TASK = {"id": "tests.bad_envs:BadEnv-v0"}
 
@@ -40,6 +43,27 @@ def test_discrete_actions_are_offset_by_the_space_start() -> None:
     envs.reset(seed=[1, 2, 3])
     _, rewards, terminated, _, _ = envs.step(torch.tensor([0, 1, 2]))
     assert rewards.tolist() == [1.0, 1.0, 1.0] and not terminated.any()
+
+
+class _Received(gymnasium.Wrapper):
+    """Keeps the last action the env was given."""
+
+    def step(self, action: Any) -> Any:
+        self.received = action
+        return self.env.step(action)
+
+
+def test_multi_discrete_actions_are_offset_per_dimension_and_given_as_int_arrays() -> None:
+    envs = LockstepEnvs([_Received(CueMultiEnv()) for _ in range(2)])  # MultiDiscrete([2, 3], start=[0, 1])
+    envs.reset(seed=[1, 2])
+    envs.step(torch.tensor([[0, 0], [1, 2]]))  # the env asserts that every action lies in its space
+    first, second = (env.received for env in envs.envs)
+    assert isinstance(first, np.ndarray) and first.dtype == np.int64 and first.shape == (2,)
+    assert first.tolist() == [0, 1] and second.tolist() == [1, 3]
+    envs.step(torch.zeros(2, 2, dtype=torch.int64))
+    right = torch.stack([torch.from_numpy(env.unwrapped.bits) for env in envs.envs])  # the cues, recalled
+    _, rewards, terminated, _, _ = envs.step(right)
+    assert rewards.tolist() == [1.0, 1.0] and terminated.all()
 
 
 def _run(tmp_path: Path, capsys: pytest.CaptureFixture, **kwargs: object) -> tuple[int, str, list[Path]]:

@@ -16,6 +16,7 @@ OBS = gymnasium.spaces.Box(-1.0, 1.0, (3,), np.float32)
 ACTIONS = {
     "discrete": gymnasium.spaces.Discrete(4),
     "box": gymnasium.spaces.Box(np.array([-2.0, 0.0], np.float32), np.array([2.0, 1.0], np.float32)),
+    "multidiscrete": gymnasium.spaces.MultiDiscrete([3, 2, 4]),
 }
 #: Kinds whose single network is torch's own (nn.LSTM, nn.GRU, an MLP), so comparing it with the population form is
 #: not circular; the peephole LSTM's module runs the population step and is checked against its equations instead.
@@ -111,6 +112,27 @@ def test_select_action_respects_the_action_space() -> None:
     assert select_action(_spec("lstm", "discrete"), torch.tensor([[0.1, 3.0, -1.0, 0.0]])).item() == 1
 
 
+def test_multi_discrete_actions_have_one_block_of_logits_per_dimension() -> None:
+    spec = _spec("lstm", "multidiscrete")
+    assert (spec.action_dim, spec.discrete, spec.action_nvec) == (9, True, (3, 2, 4))
+    data = spec.to_dict()
+    assert data["action_nvec"] == (3, 2, 4) and PolicySpec.from_dict({**data, "action_nvec": [3, 2, 4]}) == spec
+    assert "action_nvec" not in _spec("lstm", "discrete").to_dict()  # other policies' metadata is unchanged
+    out = torch.tensor(
+        [
+            [0.0, 5.0, 1.0, 9.0, -1.0, 0.0, 0.0, 0.0, 2.0],  # the largest logit overall is in block 1
+            [7.0, 0.0, 0.0, -1.0, 0.0, 0.0, 3.0, 0.0, 0.0],
+        ]
+    )
+    actions = select_action(spec, out)
+    assert actions.dtype == torch.int64 and actions.tolist() == [[1, 0, 3], [0, 1, 1]]
+    assert select_action(spec, out.expand(5, 2, 9)).shape == (5, 2, 3)
+    assert all(ACTIONS["multidiscrete"].contains(row) for row in actions.numpy())
+
+
 def test_unsupported_spaces_are_rejected() -> None:
-    with pytest.raises(ValueError, match="actions must be Discrete or a flat Box"):
-        PolicySpec.for_spaces("lstm", 4, 1, OBS, gymnasium.spaces.MultiDiscrete([2, 2]))
+    match = "actions must be Discrete, a 1-D MultiDiscrete or a flat Box"
+    with pytest.raises(ValueError, match=match):
+        PolicySpec.for_spaces("lstm", 4, 1, OBS, gymnasium.spaces.MultiDiscrete([[2, 2], [3, 3]]))
+    with pytest.raises(ValueError, match=match):
+        PolicySpec.for_spaces("lstm", 4, 1, OBS, gymnasium.spaces.MultiBinary(3))

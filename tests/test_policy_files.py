@@ -31,6 +31,14 @@ def test_round_trip(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["p.safetensors"]  # no temp files left behind
 
 
+def test_a_multi_discrete_policy_round_trips(tmp_path: Path) -> None:
+    spec = PolicySpec("lstm", 3, 5, True, 4, 1, action_nvec=(2, 3))
+    params = torch.randn(spec.num_params)
+    save_policy(tmp_path / "p.safetensors", spec, params, ObsNorm.identity(3), {})
+    loaded = load_policy(tmp_path / "p.safetensors")
+    assert loaded.spec == spec and loaded.spec.action_nvec == (2, 3) and loaded.params.equal(params)
+
+
 def test_a_wrapped_tasks_wrappers_round_trip_and_are_bounded(tmp_path: Path) -> None:
     """A run's task with `wrappers` saves and loads (replays rebuild the wrapped env); oversized kwargs are refused."""
     params, norm = torch.zeros(Policy(SPEC).num_params), ObsNorm.identity(3)

@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,17 +132,21 @@ def _throughput_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-evox", action="store_true", help="skip EvoX (needs `pip install evolstm[bench]`)")
 
 
-def _versions() -> str:
-    """The versions of everything a throughput table compares."""
+def _version(package: str) -> str:
+    """An installed package's version, or "(not installed)"."""
     from importlib.metadata import PackageNotFoundError, version
 
-    found = []
-    for package in ("evolstm", "torch", "gymnasium", "evotorch", "evox"):
-        try:
-            found.append(f"{package} {version(package)}")
-        except PackageNotFoundError:
-            found.append(f"{package} (not installed)")
-    return ", ".join(found)
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
+def _versions() -> str:
+    """The versions of everything a throughput table compares."""
+    return ", ".join(
+        f"{package} {_version(package)}" for package in ("evolstm", "torch", "gymnasium", "evotorch", "evox")
+    )
 
 
 def _throughput(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -341,6 +346,168 @@ def _poles(args: argparse.Namespace) -> list[dict[str, Any]]:
     return rows
 
 
+def _budgets(text: str) -> dict[str, int]:
+    """`--budget`'s type: TRAINER=STEPS pairs, comma-separated (e.g. es=1e8,reinforce=2e7)."""
+    from evolstm.bench.spans import TRAINERS
+
+    budgets = {}
+    for part in text.split(","):
+        trainer, _, steps = part.partition("=")
+        if trainer.strip() not in TRAINERS:
+            raise argparse.ArgumentTypeError(f"{part!r}: give TRAINER=STEPS with TRAINER one of {', '.join(TRAINERS)}")
+        try:
+            budgets[trainer.strip()] = _at_least(1)(str(int(float(steps))))
+        except (ValueError, OverflowError):
+            raise argparse.ArgumentTypeError(f"{part!r}: STEPS must be a number such as 2e7") from None
+    return budgets
+
+
+def _suite_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags that every training suite (memory, popgym) shares."""
+    parser.add_argument(
+        "--runs-dir",
+        type=Path,
+        default=Path("bench-results/runs"),
+        help="where the suite's run directories go (default: %(default)s)",
+    )
+    parser.add_argument("--threads", type=_at_least(1), default=1, help="torch threads per run (default: 1)")
+    parser.add_argument(
+        "--jobs",
+        type=_at_least(1),
+        default=os.cpu_count() or 1,
+        help="runs trained in parallel processes (default: CPU count, %(default)s)",
+    )
+
+
+def _memory_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags of `memory`."""
+    from evolstm.bench.spans import BUDGETS, TASKS, TRAINERS
+
+    parser.add_argument(
+        "--tasks", type=_names(TASKS), default=list(TASKS), help="comma-separated: passive, bakker (default: both)"
+    )
+    parser.add_argument(
+        "--trainers",
+        type=_names(dict.fromkeys(TRAINERS)),
+        default=list(TRAINERS),
+        help="comma-separated: es, reinforce (default: both)",
+    )
+    parser.add_argument(
+        "--lengths",
+        type=_list_of(1),
+        help="comma-separated corridor lengths, tried in order until one is not solved (default: "
+        + "; ".join(f"{task} {','.join(map(str, lengths))}" for task, (_, _, lengths) in TASKS.items())
+        + ")",
+    )
+    parser.add_argument(
+        "--budget",
+        type=_budgets,
+        default={},
+        help="env steps per run, TRAINER=STEPS comma-separated (default: "
+        + ",".join(f"{trainer}={steps:.0e}" for trainer, steps in BUDGETS.items())
+        + ")",
+    )
+    parser.add_argument("--seed", type=_at_least(0), default=0, help="seed of every run (default: 0)")
+    _suite_flags(parser)
+
+
+def _memory(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Each task and trainer's series of growing corridors; a markdown table and a figure of return against length."""
+    from evolstm.bench import spans
+    from evolstm.bench.suites import check, run_series
+
+    budgets = {**spans.BUDGETS, **args.budget}
+    series = spans.series(args.tasks, args.trainers, args.lengths, budgets, args.seed)
+    check([cell for cells in series for cell in cells])
+    began = time.perf_counter()
+
+    def report(row: dict[str, Any]) -> None:
+        print(
+            f"{row['task']} {row['trainer']} L={row['length']}: best return {spans.best_return(row):.3f}"
+            f"{' (solved)' if spans.solved(row) else ''}, {row['env_steps']:,} env steps, "
+            f"{row['seconds'] / 60:.1f} min",
+            flush=True,
+        )
+
+    rows = run_series(series, args.runs_dir, args.jobs, args.threads, spans.solved, report)
+    header = (
+        f"{_versions()}; {min(args.jobs, len(series))} processes of {args.threads} torch thread(s); budgets "
+        + ", ".join(f"{trainer} {steps:,} env steps" for trainer, steps in budgets.items() if trainer in args.trainers)
+        + f" per run; seed {args.seed}; solved: best return >= {spans.SOLVED_SHARE:.0%} of the optimum over 100 fresh "
+        f"episodes; the whole table {(time.perf_counter() - began) / 60:.1f} min"
+    )
+    table = spans.markdown(rows, header)
+    write_text(args.out.with_suffix(".md"), table)
+    spans.figure(rows, args.out.with_suffix(".png"))
+    print(table)
+    return [{key: value for key, value in row.items()} for row in rows]
+
+
+def _popgym_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags of `popgym`."""
+    from evolstm.bench.popgym_suite import DIFFICULTIES, ENVS, TRAINERS
+
+    parser.add_argument(
+        "--envs",
+        type=_names(dict.fromkeys(ENVS)),
+        default=list(ENVS),
+        help=f"comma-separated POPGym envs (default: {','.join(ENVS)})",
+    )
+    parser.add_argument(
+        "--difficulties",
+        type=_names(dict.fromkeys(DIFFICULTIES)),
+        default=["Easy", "Medium"],
+        help="comma-separated: Easy, Medium, Hard (default: Easy,Medium)",
+    )
+    parser.add_argument(
+        "--trainers",
+        type=_names(dict.fromkeys(TRAINERS)),
+        default=list(TRAINERS),
+        help="comma-separated: es, reinforce (default: both)",
+    )
+    parser.add_argument("--seeds", type=_at_least(1), default=3, help="seeds per cell, 0..N-1 (default: 3)")
+    parser.add_argument(
+        "--budget",
+        type=lambda text: _at_least(1)(str(int(float(text)))),
+        default=15_000_000,
+        help="env steps per run (default: 15M, POPGym's per trial)",
+    )
+    _suite_flags(parser)
+
+
+def _popgym(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Every env, difficulty, trainer and seed trained; a markdown table of MMER and final returns."""
+    import importlib.util
+
+    from evolstm.bench import popgym_suite
+    from evolstm.bench.suites import check, run_series
+
+    if importlib.util.find_spec("popgym") is None:
+        raise ConfigError("POPGym is not installed: pip install 'evolstm[popgym]'")
+    series = popgym_suite.cells(args.envs, args.difficulties, args.trainers, args.seeds, args.budget)
+    check([cell for cells in series for cell in cells])
+    began = time.perf_counter()
+
+    def report(row: dict[str, Any]) -> None:
+        print(
+            f"{row['env']}{row['difficulty']} {row['trainer']} seed {row['seed']}: MMER "
+            f"{popgym_suite.mmer(row):.3f}, final {popgym_suite.final_return(row):.3f}, {row['env_steps']:,} env "
+            f"steps, {row['seconds'] / 60:.1f} min",
+            flush=True,
+        )
+
+    rows = run_series(series, args.runs_dir, args.jobs, args.threads, None, report)
+    header = (
+        f"{_versions()}, popgym {_version('popgym')}; {min(args.jobs, len(series))} processes of {args.threads} "
+        f"torch thread(s); {args.budget:,} env steps per run; the whole table "
+        f"{(time.perf_counter() - began) / 60:.1f} min"
+    )
+    table = popgym_suite.markdown(rows, header)
+    write_text(args.out.with_suffix(".md"), table)
+    print(table)
+    return rows
+
+
 def _resets_flags(parser: argparse.ArgumentParser) -> None:
     """Flags of `resets`."""
     parser.add_argument("--device", default="cpu", choices=["cuda", "cpu"], help="where the envs live (default: cpu)")
@@ -451,6 +618,19 @@ COMMANDS: dict[str, Command] = {
         "beside the published figures",
         _poles_flags,
         _poles,
+    ),
+    "memory": Command(
+        "the longest T-maze corridor (passive T-maze of Ni et al. 2023; Bakker's) that ES and REINFORCE with an "
+        "LSTM solve within an env-step budget",
+        _memory_flags,
+        _memory,
+        threads=False,
+    ),
+    "popgym": Command(
+        "ES and REINFORCE with an LSTM on POPGym's memory tasks: max-mean-episodic-return (MMER) over seeds",
+        _popgym_flags,
+        _popgym,
+        threads=False,
     ),
     "resets": Command(
         "time to reset 1k to 262k envs of each batched task (start states drawn on the device)",

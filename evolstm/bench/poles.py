@@ -33,6 +33,7 @@ from evolstm.evaluation.stream import EpisodeStream, SlotLoop, StreamError
 from evolstm.evaluation.vector import VectorEvaluator
 from evolstm.normalization import ObsNorm
 from evolstm.policies import PolicySpec
+from evolstm.rollout import power_of_two
 from evolstm.tasks.poles import DAMPING_STEPS, SOLVED_STEPS
 from evolstm.trainers.es import make_searcher
 
@@ -216,12 +217,13 @@ class PoleRuns:
         one slot per run, narrowing to NARROW_SLOTS."""
         device = torch.device("cpu")
 
-        def loop(task: TaskConfig, episodes: int, narrow: int) -> SlotLoop:
-            slots = min(MAX_SLOTS, _power_of_two(episodes))
-            narrow = narrow if self.narrow and narrow < slots else None
-            return SlotLoop(task, self.spec, slots, device, self.compile, narrow)
+        def loop(task: TaskConfig, episodes: int, rows: int) -> SlotLoop:
+            slots = min(MAX_SLOTS, power_of_two(episodes))
+            return SlotLoop(
+                task, self.spec, slots, device, self.compile, rows if self.narrow and rows < slots else None
+            )
 
-        popsize = max(self.narrow, _power_of_two(self.method.popsize))
+        popsize = max(self.narrow, power_of_two(self.method.popsize))
         loops = {"training": loop(self._training, self.runs * self.method.popsize, popsize)}
         if self.fitness == "damping":
             loops["check"] = loop(self._standard, self.runs, self.narrow)
@@ -328,11 +330,6 @@ class PoleRuns:
         ).returns  # one batch size: compiled once
         for result, row in zip(solved, returns):
             result.generalization = int((row >= GENERALIZATION_STEPS).sum())
-
-
-def _power_of_two(count: int) -> int:
-    """The smallest power of two that holds `count`."""
-    return 1 << (count - 1).bit_length()
 
 
 def measure(

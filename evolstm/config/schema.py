@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from evolstm.config.options import check_options, parents_problem
 from evolstm.config.sizes import MAX_EPISODE_STEPS, MAX_EPISODES, MAX_HIDDEN, MAX_LAYERS, MAX_POPSIZE, MAX_THREADS
+from evolstm.policies.cells import cell_for
 
 PolicyKind = Literal["lstm", "gru", "peephole", "feedforward", "rnn"]
 ESAlgorithm = Literal["pgpe", "cmaes", "snes", "xnes", "cem", "ga", "cosyne"]
@@ -34,15 +35,20 @@ class _Strict(BaseModel):
 PACKAGE_IDS = {"popgym-": ("popgym", "popgym")}
 
 
+def _import_module(module: str, named_in: str = "") -> Any:
+    """A user's module, imported; any failure while importing it (it may fail in any way) as a ValueError."""
+    try:
+        return importlib.import_module(module)
+    except (Exception, SystemExit) as err:
+        raise ValueError(f"cannot import module {module!r}{named_in} ({type(err).__name__}: {err})") from err
+
+
 def import_object(path: str) -> Any:
     """The object an import path names: "package.module.Name" or "package.module:Name" (ValueError if none)."""
     module, _, name = path.rpartition(":") if ":" in path else path.rpartition(".")
     if not module or not name:
         raise ValueError(f"{path!r} is not an import path like 'package.module.Name'")
-    try:
-        found = importlib.import_module(module)
-    except (Exception, SystemExit) as err:  # the user's module may fail in any way while it is imported
-        raise ValueError(f"cannot import module {module!r} ({type(err).__name__}: {err})") from err
+    found = _import_module(module)
     if not hasattr(found, name):
         raise ValueError(f"module {module!r} has no {name!r}")
     return getattr(found, name)
@@ -80,6 +86,13 @@ class TaskConfig(_Strict):
         default_factory=list,
         description="Gymnasium wrappers around the env, applied in order (local backend; e.g. POPGym's PreviousAction).",
     )
+    previous_action: bool = Field(
+        default=False,
+        description="Append the action just taken to the observation (one-hot for discrete actions; zeros at a reset).",
+    )
+    previous_reward: bool = Field(
+        default=False, description="Append the reward just received to the observation (0 at a reset)."
+    )
 
     @field_validator("id")
     @classmethod
@@ -95,11 +108,7 @@ class TaskConfig(_Strict):
         name = env_id
         if ":" in env_id:
             module, name = env_id.split(":", 1)
-            try:
-                importlib.import_module(module)
-            except (Exception, SystemExit) as err:  # the user's module may fail in any way while it is imported
-                cause = f"{type(err).__name__}: {err}"
-                raise ValueError(f"cannot import module {module!r} named in the task id ({cause})") from err
+            _import_module(module, " named in the task id")
         import evolstm.tasks  # noqa: F401  (registers the evolstm/ ids)
 
         if name not in gymnasium.registry:
@@ -123,6 +132,25 @@ class PolicyConfig(_Strict):
     obs_norm: bool = Field(
         default=False, description="Normalize observations by running mean/std gathered during training."
     )
+    forget_bias: float | None = Field(
+        default=None,
+        description="Initial bias of every forget gate (a GRU's update gate); memories fade as sigmoid(bias)^t. "
+        "null: the kind's own (+1 for LSTMs, torch's for GRU).",
+    )
+    chrono: Annotated[int, Field(ge=2, le=MAX_EPISODE_STEPS)] | None = Field(
+        default=None,
+        description="Chrono initialization (Tallec & Ollivier 2018) for spans up to this many steps: forget-gate "
+        "biases drawn as log U(1, chrono - 1), LSTM input-gate biases their negatives. null: off.",
+    )
+
+    @model_validator(mode="after")
+    def _gate_init_fits(self) -> PolicyConfig:
+        """Both gate initializations set the same biases, and only kinds with a memory gate have them."""
+        if self.forget_bias is not None and self.chrono is not None:
+            raise ValueError("forget_bias and chrono exclude each other")
+        if (self.forget_bias is not None or self.chrono is not None) and cell_for(self.kind).memory_gate is None:
+            raise ValueError(f"forget_bias and chrono need a kind with a forget gate; {self.kind} has none")
+        return self
 
 
 class ESConfig(_Strict):

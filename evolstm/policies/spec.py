@@ -29,12 +29,14 @@ class PolicySpec:
     layers: int
     action_low: tuple[float, ...] | None = None
     action_high: tuple[float, ...] | None = None
+    #: MultiDiscrete(nvec) actions: one block of nvec[i] logits per dimension (action_dim = sum(nvec)); None otherwise
+    action_nvec: tuple[int, ...] | None = None
 
     @classmethod
     def for_spaces(
         cls, kind: str, hidden: int, layers: int, observation_space: gymnasium.Space, action_space: gymnasium.Space
     ) -> PolicySpec:
-        """Spec for a flat Box observation space and a Discrete or Box action space."""
+        """Spec for a flat Box observation space and a Discrete, 1-D MultiDiscrete or Box action space."""
         if not isinstance(observation_space, gymnasium.spaces.Box) or len(observation_space.shape) != 1:
             raise ValueError(f"observations must be a flat Box, got {observation_space}")
         obs_dim = observation_space.shape[0]
@@ -42,6 +44,10 @@ class PolicySpec:
             raise ValueError(f"observations must have at least one entry, got {observation_space}")
         if isinstance(action_space, gymnasium.spaces.Discrete):
             return cls(kind, obs_dim, int(action_space.n), True, hidden, layers)
+        if isinstance(action_space, gymnasium.spaces.MultiDiscrete) and action_space.nvec.ndim == 1:
+            nvec = tuple(int(n) for n in action_space.nvec)
+            if nvec:
+                return cls(kind, obs_dim, sum(nvec), True, hidden, layers, action_nvec=nvec)
         if isinstance(action_space, gymnasium.spaces.Box) and len(action_space.shape) == 1 and action_space.shape[0]:
             low, high = action_space.low.astype(float), action_space.high.astype(float)
             bounded = bool(np.all(np.isfinite(low)) and np.all(np.isfinite(high)))
@@ -55,17 +61,21 @@ class PolicySpec:
                 tuple(low.tolist()) if bounded else None,
                 tuple(high.tolist()) if bounded else None,
             )
-        raise ValueError(f"actions must be Discrete or a flat Box, got {action_space}")
+        raise ValueError(f"actions must be Discrete, a 1-D MultiDiscrete or a flat Box, got {action_space}")
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data (for JSON metadata of exported policies)."""
-        return asdict(self)
+        """Plain data (for JSON metadata of exported policies); action_nvec only for MultiDiscrete actions, so that
+        the metadata of other policies is as it always was."""
+        data = asdict(self)
+        if data["action_nvec"] is None:
+            del data["action_nvec"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PolicySpec:
         """Inverse of to_dict; tuples restored."""
         data = dict(data)
-        for key in ("action_low", "action_high"):
+        for key in ("action_low", "action_high", "action_nvec"):
             if data.get(key) is not None:
                 data[key] = tuple(data[key])
         return cls(**data)
@@ -95,7 +105,10 @@ class PolicySpec:
 
 
 def select_action(spec: PolicySpec, out: Tensor) -> Tensor:
-    """Deterministic action from head outputs: argmax for discrete, tanh squashed into bounds for Box."""
+    """Deterministic action from head outputs: argmax for discrete (within each dimension's block of logits for
+    MultiDiscrete: int64 [..., len(nvec)]), tanh squashed into bounds for Box."""
+    if spec.action_nvec is not None:
+        return torch.stack([block.argmax(dim=-1) for block in out.split(spec.action_nvec, dim=-1)], dim=-1)
     if spec.discrete:
         return out.argmax(dim=-1)
     if spec.action_low is None:

@@ -154,7 +154,8 @@ def run_replay(args: argparse.Namespace) -> None:
             f"(seed {arrays['seeds'][i]}) return {arrays['returns'][i]:.2f}"
         )
         traces.append(f"{stem}-memory-{i}.png")
-        plot_memory_trace(arrays, i, played.events[i], spec.kind, spec.discrete, title, out / traces[-1])
+        one_choice = spec.discrete and spec.action_nvec is None  # several choices per step plot as lines
+        plot_memory_trace(arrays, i, played.events[i], spec.kind, one_choice, title, out / traces[-1])
     if animation:
         images = annotated_frames(played.frames, arrays["rewards"])
         (write_gif if args.gif else write_mp4)(animation, images, args.fps or fps)

@@ -125,9 +125,14 @@ def check_fits(policy: PolicyFile, env: gymnasium.Env, task: TaskConfig) -> None
     except ValueError as err:
         raise PolicyFileError(f"task {task.id} is not supported ({err})") from None
     if wanted != policy.spec:
-        have = f"{policy.spec.obs_dim} inputs, {policy.spec.action_dim} {'discrete ' * policy.spec.discrete}actions"
-        need = f"{wanted.obs_dim} inputs, {wanted.action_dim} {'discrete ' * wanted.discrete}actions"
-        raise PolicyFileError(f"the policy ({have}) does not fit task {task.id} ({need})")
+        raise PolicyFileError(f"the policy ({_sizes(policy.spec)}) does not fit task {task.id} ({_sizes(wanted)})")
+
+
+def _sizes(spec: PolicySpec) -> str:
+    """A spec's inputs and actions in words: `3 inputs, 4 discrete actions`, `3 inputs, 8 x 8 multi-discrete actions`."""
+    if spec.action_nvec is not None:
+        return f"{spec.obs_dim} inputs, {' x '.join(map(str, spec.action_nvec))} multi-discrete actions"
+    return f"{spec.obs_dim} inputs, {spec.action_dim} {'discrete ' * spec.discrete}actions"
 
 
 def replay(policy: PolicyFile, task: TaskConfig, seeds: np.ndarray, frames: bool) -> Replay:

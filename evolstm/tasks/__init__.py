@@ -29,6 +29,10 @@ _SPECS: dict[str, dict[str, Any]] = {
         "vector_entry_point": "evolstm.tasks.poles:PoleBalancingVectorEnv",
         "kwargs": {"poles": 1, "velocities": False},
     },
+    "evolstm/PassiveTMaze-v0": {
+        "entry_point": "evolstm.tasks.passive_tmaze:PassiveTMazeEnv",
+        "vector_entry_point": "evolstm.tasks.passive_tmaze:PassiveTMazeVectorEnv",
+    },
 }
 
 TASK_IDS: tuple[str, ...] = tuple(_SPECS)

@@ -22,7 +22,7 @@ from evolstm.tasks import TASK_IDS
 from tests.conftest import make_experiment
 from tests.test_fused import SAME_EPISODES
 
-KWARGS = {"evolstm/TMaze-v0": {"length": 3}}
+KWARGS = {"evolstm/TMaze-v0": {"length": 3}, "evolstm/PassiveTMaze-v0": {"length": 3}}
 
 
 def _searches(stream: EpisodeStream, jobs: list[tuple[str, torch.Tensor, np.ndarray]]) -> list[threading.Thread]:

@@ -19,7 +19,7 @@ from evolstm.seeding import episode_seeds
 from evolstm.tasks import TASK_IDS
 from tests.conftest import make_experiment
 
-KWARGS = {"evolstm/TMaze-v0": {"length": 3}}
+KWARGS = {"evolstm/TMaze-v0": {"length": 3}, "evolstm/PassiveTMaze-v0": {"length": 3}}
 VECTORIZATIONS = ("local", "batched")
 
 

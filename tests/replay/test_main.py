@@ -224,3 +224,15 @@ def test_seed_is_what_changes_the_episodes(runs: dict[str, Path], tmp_path: Path
     assert main([run, "--seed", "1", "--episodes", "4", "--out", str(tmp_path / "b")]) == 0
     a, b = np.load(tmp_path / "a/best-seed1-4.npz"), np.load(tmp_path / "b/best-seed1-4.npz")
     np.testing.assert_array_equal(a["observations"], b["observations"])
+
+
+def test_a_multi_discrete_policy_replays_with_a_trace(tmp_path: Path) -> None:
+    run = train(
+        make_experiment(task={"id": "tests.multi_discrete_env:CueMulti-v0", "kwargs": {}}, trainer={"generations": 1}),
+        tmp_path,
+        quiet=True,
+    ).path
+    assert main([str(run), "--episodes", "2", "--traces", "1"]) == 0
+    index = _index(run / "replays")
+    assert len(index["files"]["memory_traces"]) == 1
+    assert np.load(run / "replays" / index["files"]["trajectories"])["actions"].shape == (2, 3, 2)

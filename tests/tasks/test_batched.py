@@ -20,6 +20,7 @@ SEEDS = [1000 + 37 * i for i in range(NUM_ENVS)]
 # mostly walks east so that episodes reach the junction.
 ROLLOUT: dict[str, dict[str, Any]] = {
     "evolstm/TMaze-v0": {"kwargs": {"length": 4}, "probs": [0.15, 0.55, 0.15, 0.15]},
+    "evolstm/PassiveTMaze-v0": {"kwargs": {"length": 3}, "probs": [0.55, 0.15, 0.15, 0.15]},
 }
 # Per task: constructor kwargs that the scalar and the batched form must both reject.
 INVALID_KWARGS: dict[str, list[dict[str, Any]]] = {
@@ -34,6 +35,7 @@ INVALID_KWARGS: dict[str, list[dict[str, Any]]] = {
         {"fitness": "damping", "max_steps": 500},
     ],
     "evolstm/SinglePoleNoVel-v0": [{"max_steps": 2.5}],
+    "evolstm/PassiveTMaze-v0": [{"length": 0}, {"length": 2.5}, {"length": 10_001}],
 }
 
 

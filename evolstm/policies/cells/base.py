@@ -26,6 +26,10 @@ class Cell(ABC):
 
     #: Recurrent state tensors per layer: (h, c) for LSTMs, (h,) for GRU, none for feed-forward.
     state_count: ClassVar[int]
+    #: Block of the gate biases (in the cell's gate order) whose gate keeps the state: an LSTM's forget gate, a GRU's
+    #: update gate; None for kinds without one. `input_gate`: the block of an LSTM's input gate (chrono sets it too).
+    memory_gate: ClassVar[int | None] = None
+    input_gate: ClassVar[int | None] = None
 
     @staticmethod
     @abstractmethod

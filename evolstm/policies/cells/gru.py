@@ -12,6 +12,7 @@ class GRUCell(Cell):
     """GRU (Cho et al. 2014) as torch defines it: the reset gate scales the recurrent candidate term with its bias."""
 
     state_count = 1
+    memory_gate = 1
 
     @staticmethod
     def layer_layout(input_size: int, hidden: int, layer: int) -> list[tuple[str, Shape]]:

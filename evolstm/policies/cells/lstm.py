@@ -12,6 +12,8 @@ class LSTMCell(Cell):
     """LSTM (Hochreiter & Schmidhuber 1997) with forget gates (Gers et al. 2000) that start open."""
 
     state_count = 2
+    memory_gate = 1
+    input_gate = 0
 
     @staticmethod
     def layer_layout(input_size: int, hidden: int, layer: int) -> list[tuple[str, Shape]]:

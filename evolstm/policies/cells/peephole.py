@@ -47,6 +47,8 @@ class PeepholeCell(Cell):
     """Peephole LSTM with forget gates that start open; peephole rows: input, forget, output gate."""
 
     state_count = 2
+    memory_gate = 1
+    input_gate = 0
 
     @staticmethod
     def layer_layout(input_size: int, hidden: int, layer: int) -> list[tuple[str, Shape]]:
