@@ -355,11 +355,17 @@ def _budgets(text: str) -> dict[str, int]:
         trainer, _, steps = part.partition("=")
         if trainer.strip() not in TRAINERS:
             raise argparse.ArgumentTypeError(f"{part!r}: give TRAINER=STEPS with TRAINER one of {', '.join(TRAINERS)}")
-        try:
-            budgets[trainer.strip()] = _at_least(1)(str(int(float(steps))))
-        except (ValueError, OverflowError):
-            raise argparse.ArgumentTypeError(f"{part!r}: STEPS must be a number such as 2e7") from None
+        budgets[trainer.strip()] = _env_steps(steps)
     return budgets
+
+
+def _env_steps(text: str) -> int:
+    """An argparse type: a positive number of env steps, in scientific notation if liked (2e7)."""
+    try:
+        steps = int(float(text))
+    except (ValueError, OverflowError):
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a number of env steps such as 2e7") from None
+    return _at_least(1)(str(steps))
 
 
 def _suite_flags(parser: argparse.ArgumentParser) -> None:
@@ -440,7 +446,7 @@ def _memory(args: argparse.Namespace) -> list[dict[str, Any]]:
     write_text(args.out.with_suffix(".md"), table)
     spans.figure(rows, args.out.with_suffix(".png"))
     print(table)
-    return [{key: value for key, value in row.items()} for row in rows]
+    return rows
 
 
 def _popgym_flags(parser: argparse.ArgumentParser) -> None:
@@ -468,7 +474,7 @@ def _popgym_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=_at_least(1), default=3, help="seeds per cell, 0..N-1 (default: 3)")
     parser.add_argument(
         "--budget",
-        type=lambda text: _at_least(1)(str(int(float(text)))),
+        type=_env_steps,
         default=15_000_000,
         help="env steps per run (default: 15M, POPGym's per trial)",
     )
