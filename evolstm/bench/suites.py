@@ -41,7 +41,7 @@ def train_cell(cell: Cell, out_root: Path, threads: int) -> dict[str, Any]:
     began = time.perf_counter()
     run = train(experiment, out_root, quiet=True)
     summary = json.loads((run.path / "summary.json").read_text())
-    rows = [json.loads(line) for line in (run.path / "metrics.jsonl").read_text().splitlines()]
+    rows = [curve_point(json.loads(line)) for line in (run.path / "metrics.jsonl").read_text().splitlines()]
     return {
         **cell.labels,
         "experiment": str(cell.experiment),
@@ -54,6 +54,15 @@ def train_cell(cell: Cell, out_root: Path, threads: int) -> dict[str, Any]:
         "error": summary["error"],
         "curve": rows,
     }
+
+
+#: the metrics a suite's learning curves keep (returns, budget, time); the run directory has every column
+CURVE_KEYS = ("generation", "iteration", "env_steps", "wall_time", "best", "mean", "median", "worst", "center", "greedy")
+
+
+def curve_point(row: dict[str, Any]) -> dict[str, Any]:
+    """One metrics row as a suite's curve keeps it: the CURVE_KEYS it has."""
+    return {key: row[key] for key in CURVE_KEYS if key in row}
 
 
 def train_series(
