@@ -57,7 +57,18 @@ def train_cell(cell: Cell, out_root: Path, threads: int) -> dict[str, Any]:
 
 
 #: the metrics a suite's learning curves keep (returns, budget, time); the run directory has every column
-CURVE_KEYS = ("generation", "iteration", "env_steps", "wall_time", "best", "mean", "median", "worst", "center", "greedy")
+CURVE_KEYS = (
+    "generation",
+    "iteration",
+    "env_steps",
+    "wall_time",
+    "best",
+    "mean",
+    "median",
+    "worst",
+    "center",
+    "greedy",
+)
 
 
 def curve_point(row: dict[str, Any]) -> dict[str, Any]:
