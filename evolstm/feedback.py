@@ -16,7 +16,9 @@ from gymnasium.spaces.utils import flatdim, flatten, flatten_space
 from torch import Tensor
 
 
-def feedback_space(observation: gymnasium.spaces.Box, action: gymnasium.Space, act: bool, reward: bool) -> Any:
+def feedback_space(
+    observation: gymnasium.spaces.Box, action: gymnasium.Space, act: bool, reward: bool
+) -> gymnasium.spaces.Box:
     """The flat Box of the observation with the action's (if `act`) and the reward's (if `reward`) entries."""
     lows, highs = [observation.low.astype(np.float32)], [observation.high.astype(np.float32)]
     if act:

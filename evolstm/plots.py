@@ -122,8 +122,13 @@ def plot_learning_curves(groups: dict[str, list[Rows]], path: Path, metric: str 
     axes[0].set_ylabel(Y_LABELS.get(metric, metric))
     axes[0].legend(fontsize="small")
     figure.tight_layout()
+    save_png(figure, path)
+
+
+def save_png(figure: Any, path: Path, dpi: int = 100) -> None:
+    """Write a matplotlib figure as a PNG (atomically) and close it."""
     image = io.BytesIO()
-    figure.savefig(image, format="png", dpi=100)
+    figure.savefig(image, format="png", dpi=dpi)
     plt.close(figure)
     write_bytes(path, image.getvalue())
 

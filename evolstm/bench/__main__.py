@@ -348,13 +348,15 @@ def _poles(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 def _budgets(text: str) -> dict[str, int]:
     """`--budget`'s type: TRAINER=STEPS pairs, comma-separated (e.g. es=1e8,reinforce=2e7)."""
-    from evolstm.bench.spans import TRAINERS
+    from evolstm.config import TRAINER_KINDS
 
     budgets = {}
     for part in text.split(","):
         trainer, _, steps = part.partition("=")
-        if trainer.strip() not in TRAINERS:
-            raise argparse.ArgumentTypeError(f"{part!r}: give TRAINER=STEPS with TRAINER one of {', '.join(TRAINERS)}")
+        if trainer.strip() not in TRAINER_KINDS:
+            raise argparse.ArgumentTypeError(
+                f"{part!r}: give TRAINER=STEPS with TRAINER one of {', '.join(TRAINER_KINDS)}"
+            )
         budgets[trainer.strip()] = _env_steps(steps)
     return budgets
 
@@ -387,15 +389,16 @@ def _suite_flags(parser: argparse.ArgumentParser) -> None:
 
 def _memory_flags(parser: argparse.ArgumentParser) -> None:
     """Flags of `memory`."""
-    from evolstm.bench.spans import BUDGETS, TASKS, TRAINERS
+    from evolstm.bench.spans import BUDGETS, TASKS
+    from evolstm.config import TRAINER_KINDS
 
     parser.add_argument(
         "--tasks", type=_names(TASKS), default=list(TASKS), help="comma-separated: passive, bakker (default: both)"
     )
     parser.add_argument(
         "--trainers",
-        type=_names(dict.fromkeys(TRAINERS)),
-        default=list(TRAINERS),
+        type=_names(dict.fromkeys(TRAINER_KINDS)),
+        default=list(TRAINER_KINDS),
         help="comma-separated: es, reinforce (default: both)",
     )
     parser.add_argument(
@@ -420,16 +423,15 @@ def _memory_flags(parser: argparse.ArgumentParser) -> None:
 def _memory(args: argparse.Namespace) -> list[dict[str, Any]]:
     """Each task and trainer's series of growing corridors; a markdown table and a figure of return against length."""
     from evolstm.bench import spans
-    from evolstm.bench.suites import check, run_series
+    from evolstm.bench.suites import best_return, run_series
 
     budgets = {**spans.BUDGETS, **args.budget}
     series = spans.series(args.tasks, args.trainers, args.lengths, budgets, args.seed)
-    check([cell for cells in series for cell in cells])
     began = time.perf_counter()
 
     def report(row: dict[str, Any]) -> None:
         print(
-            f"{row['task']} {row['trainer']} L={row['length']}: best return {spans.best_return(row):.3f}"
+            f"{row['task']} {row['trainer']} L={row['length']}: best return {best_return(row):.3f}"
             f"{' (solved)' if spans.solved(row) else ''}, {row['env_steps']:,} env steps, "
             f"{row['seconds'] / 60:.1f} min",
             flush=True,
@@ -451,7 +453,8 @@ def _memory(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 def _popgym_flags(parser: argparse.ArgumentParser) -> None:
     """Flags of `popgym`."""
-    from evolstm.bench.popgym_suite import DIFFICULTIES, ENVS, TRAINERS
+    from evolstm.bench.popgym_suite import DIFFICULTIES, ENVS
+    from evolstm.config import TRAINER_KINDS
 
     parser.add_argument(
         "--envs",
@@ -467,8 +470,8 @@ def _popgym_flags(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--trainers",
-        type=_names(dict.fromkeys(TRAINERS)),
-        default=list(TRAINERS),
+        type=_names(dict.fromkeys(TRAINER_KINDS)),
+        default=list(TRAINER_KINDS),
         help="comma-separated: es, reinforce (default: both)",
     )
     parser.add_argument("--seeds", type=_at_least(1), default=3, help="seeds per cell, 0..N-1 (default: 3)")
@@ -486,18 +489,17 @@ def _popgym(args: argparse.Namespace) -> list[dict[str, Any]]:
     import importlib.util
 
     from evolstm.bench import popgym_suite
-    from evolstm.bench.suites import check, run_series
+    from evolstm.bench.suites import best_return, run_series
 
     if importlib.util.find_spec("popgym") is None:
         raise ConfigError("POPGym is not installed: pip install 'evolstm[popgym]'")
     series = popgym_suite.cells(args.envs, args.difficulties, args.trainers, args.seeds, args.budget)
-    check([cell for cells in series for cell in cells])
     began = time.perf_counter()
 
     def report(row: dict[str, Any]) -> None:
         print(
             f"{row['env']}{row['difficulty']} {row['trainer']} seed {row['seed']}: MMER "
-            f"{popgym_suite.mmer(row):.3f}, final {popgym_suite.final_return(row):.3f}, {row['env_steps']:,} env "
+            f"{popgym_suite.mmer(row):.3f}, final {best_return(row):.3f}, {row['env_steps']:,} env "
             f"steps, {row['seconds'] / 60:.1f} min",
             flush=True,
         )

@@ -3,7 +3,6 @@ source), and a figure of the evaluations each solving run needed."""
 
 from __future__ import annotations
 
-import io
 import math
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ matplotlib.use("Agg")  # files only
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-from evolstm.atomic import write_bytes  # noqa: E402
+from evolstm.plots import save_png  # noqa: E402
 
 GOMEZ_2008 = "Gomez, Schmidhuber & Miikkulainen, JMLR 9 (2008)"
 #: mean evaluations to solve, as the issue quotes them: (method, task, fitness) -> (figure, source). DPNV from
@@ -83,7 +82,4 @@ def figure(rows: list[dict[str, Any]], path: Path) -> None:
     ax.set_ylabel("evaluations to solve (each solved run)")
     ax.set_title("dashed: CoSyNE's mean (Gomez et al. 2008)", fontsize=8)
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=120)
-    plt.close(fig)
-    write_bytes(path, buffer.getvalue())
+    save_png(fig, path, dpi=120)

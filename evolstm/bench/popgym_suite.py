@@ -13,15 +13,13 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from evolstm.bench.suites import Cell
+from evolstm.bench.suites import Cell, best_return, env_step_budget
 
 EXPERIMENTS = Path("experiments/popgym")
 ENVS = ("RepeatFirst", "RepeatPrevious", "CountRecall", "Autoencode", "PositionOnlyCartPole")
 DIFFICULTIES = ("Easy", "Medium", "Hard")
-TRAINERS = ("es", "reinforce")
 #: the metrics column MMER is the running maximum of, per trainer
 TRAINING_RETURN = {"es": "center", "reinforce": "mean"}
-BUDGET_KEYS = {"es": "generations", "reinforce": "iterations"}
 #: POPGym's PPO-GRU as the issue gives it ("as a guide"): the paper's own appendix tables could not be read here
 ISSUE_GUIDE = {
     ("RepeatFirst", "Easy"): "about 1.0",
@@ -50,8 +48,7 @@ def cells(envs: list[str], difficulties: list[str], trainers: list[str], seeds: 
                 (
                     f"task.id={task_id(env, difficulty)}",
                     f"seed={seed}",
-                    f"trainer.max_env_steps={budget}",
-                    f"trainer.{BUDGET_KEYS[trainer]}=null",
+                    *env_step_budget(trainer, budget),
                 ),
                 {"env": env, "difficulty": difficulty, "trainer": trainer, "seed": seed},
             )
@@ -67,11 +64,6 @@ def mmer(row: dict[str, Any]) -> float:
     """The run's max-mean-episodic-return: the highest mean return of the trained policy over its training rows."""
     key = TRAINING_RETURN[row["trainer"]]
     return max(r[key] for r in row["curve"] if r.get(key) is not None)
-
-
-def final_return(row: dict[str, Any]) -> float:
-    """The best exported policy's mean return over the final fresh episodes."""
-    return max(result["mean_return"] for result in row["final_evaluation"].values())
 
 
 def _spread(values: list[float]) -> str:
@@ -99,7 +91,7 @@ def markdown(rows: list[dict[str, Any]], header: str) -> str:
         minutes = statistics.fmean(r["seconds"] for r in mine) / 60
         lines.append(
             f"| {env} | {difficulty} | {trainer} | {len(mine)} | {_spread([mmer(r) for r in mine])} | "
-            f"{_spread([final_return(r) for r in mine])} | {steps:,.0f} | {minutes:.1f} | "
+            f"{_spread([best_return(r) for r in mine])} | {steps:,.0f} | {minutes:.1f} | "
             f"{ISSUE_GUIDE.get((env, difficulty), '')} |"
         )
     return "\n".join(lines) + "\n"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from evolstm.bench.suites import Cell
+from evolstm.bench.suites import Cell, best_return, env_step_budget
 
 EXPERIMENTS = Path("experiments/memory")
 #: task name -> (Gymnasium id, optimal return, default lengths)
@@ -21,12 +21,10 @@ TASKS: dict[str, tuple[str, float, tuple[int, ...]]] = {
     "passive": ("evolstm/PassiveTMaze-v0", 1.0, (10, 30, 50, 100, 300, 500, 1000)),
     "bakker": ("evolstm/TMaze-v0", 4.0, (10, 30, 50, 100, 200, 300)),
 }
-TRAINERS = ("es", "reinforce")
 SOLVED_SHARE = 0.99
 #: env steps per run unless given: ES's population steps cheaply in one batched program, REINFORCE pays a backward
 #: pass through every step
 BUDGETS = {"es": 200_000_000, "reinforce": 20_000_000}
-BUDGET_KEYS = {"es": "generations", "reinforce": "iterations"}
 
 
 def series(
@@ -44,8 +42,7 @@ def series(
                         (
                             f"seed={seed}",
                             f"task.kwargs.length={length}",
-                            f"trainer.max_env_steps={budgets[trainer]}",
-                            f"trainer.{BUDGET_KEYS[trainer]}=null",
+                            *env_step_budget(trainer, budgets[trainer]),
                             f"trainer.stop_at={optimum}",
                         ),
                         {"task": task, "task_id": task_id, "trainer": trainer, "length": length, "optimum": optimum},
@@ -56,19 +53,9 @@ def series(
     return found
 
 
-def best_return(row: dict[str, Any]) -> float:
-    """The best exported policy's mean return over the final fresh episodes."""
-    return max(result["mean_return"] for result in row["final_evaluation"].values())
-
-
 def solved(row: dict[str, Any]) -> bool:
     """Whether the row's best policy reached SOLVED_SHARE of the optimum."""
     return best_return(row) >= SOLVED_SHARE * row["optimum"]
-
-
-def steps_to_solve(row: dict[str, Any]) -> int | None:
-    """Env steps taken when the run stopped on reaching the optimum (its stop_at); None if it never did."""
-    return row["env_steps"] if solved(row) else None
 
 
 def markdown(rows: list[dict[str, Any]], header: str) -> str:
@@ -94,14 +81,7 @@ def markdown(rows: list[dict[str, Any]], header: str) -> str:
 
 def figure(rows: list[dict[str, Any]], path: Path) -> None:
     """Best return (as a share of the optimum) against corridor length, one line per task and trainer."""
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from evolstm.atomic import write_bytes
+    from evolstm.plots import plt, save_png  # pyplot on the file-only backend
 
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     for task in dict.fromkeys(r["task"] for r in rows):
@@ -119,7 +99,4 @@ def figure(rows: list[dict[str, Any]], path: Path) -> None:
     ax.set_ylabel("best return / optimum (100 fresh episodes)")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=120)
-    plt.close(fig)
-    write_bytes(path, buffer.getvalue())
+    save_png(fig, path, dpi=120)

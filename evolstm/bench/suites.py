@@ -14,6 +14,14 @@ from typing import Any
 
 from evolstm import config
 
+#: each trainer's step budget key, set to null so that a suite's env-step budget alone ends a run
+BUDGET_KEYS = {"es": "generations", "reinforce": "iterations"}
+
+
+def env_step_budget(trainer: str, steps: int) -> tuple[str, str]:
+    """The overrides that make `steps` env steps a run's only budget."""
+    return f"trainer.max_env_steps={steps}", f"trainer.{BUDGET_KEYS[trainer]}=null"
+
 
 @dataclass(frozen=True)
 class Cell:
@@ -28,6 +36,11 @@ def check(cells: Sequence[Cell]) -> None:
     """Validate every cell's experiment now (ConfigError), so that a typo fails before hours of runs."""
     for cell in cells:
         config.load(cell.experiment, cell.overrides)
+
+
+def best_return(row: dict[str, Any]) -> float:
+    """A trained row's best exported policy: its mean return over the final fresh episodes."""
+    return max(result["mean_return"] for result in row["final_evaluation"].values())
 
 
 def train_cell(cell: Cell, out_root: Path, threads: int) -> dict[str, Any]:
@@ -97,7 +110,9 @@ def run_series(
     report: Callable[[dict[str, Any]], None],
 ) -> list[dict[str, Any]]:
     """Every series trained (`train_series`), `jobs` at a time in spawned processes of `threads` torch threads each;
-    rows in the series' order, each series' rows passed to `report` as soon as it is done."""
+    rows in the series' order, each series' rows passed to `report` as soon as it is done. Every cell is validated
+    first, so that a typo fails before hours of runs."""
+    check([cell for cells in series for cell in cells])
     done: dict[int, list[dict[str, Any]]] = {}
     if jobs == 1:
         for i, cells in enumerate(series):

@@ -3,7 +3,6 @@ memory held (LSTM cell state; GRU/RNN/feed-forward hidden state) and how its gat
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import matplotlib
@@ -13,7 +12,7 @@ matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from evolstm.atomic import write_bytes  # noqa: E402
+from evolstm.plots import save_png  # noqa: E402
 
 #: (array, panel title, value range) per policy family; None means symmetric around 0 at the data's extent.
 STATE_PANELS = {
@@ -107,7 +106,4 @@ def plot_memory_trace(
     axes[-1, 0].set_xlabel("step t (observation o_t, action a_t, reward r_t; state after step t)")
     figure.suptitle(title)
     figure.tight_layout()
-    image = io.BytesIO()
-    figure.savefig(image, format="png", dpi=100)
-    plt.close(figure)
-    write_bytes(path, image.getvalue())
+    save_png(figure, path)

@@ -13,7 +13,7 @@ from gymnasium.vector import AutoresetMode
 
 from evolstm import counter_random
 from evolstm.tasks.batched import State, TorchVectorEnv, episode_key
-from evolstm.tasks.drawing import canvas, draw_line, fill_circle, fill_rect
+from evolstm.tasks.drawing import canvas, draw_line, fill_circle, fill_rect, warn_no_render_mode
 
 OBSERVED_ENTRIES = (0, 2)  # x and theta out of CartPole's (x, x_dot, theta, theta_dot)
 
@@ -127,10 +127,7 @@ class MaskedCartPoleEnv(CartPoleEnv):
     def render(self) -> np.ndarray | None:
         """Draw track, cart and pole as a 600x400 RGB image with numpy only."""
         if self.render_mode is None:
-            gym.logger.warn(
-                "You are calling render method without specifying any render mode, "
-                'e.g. gym.make("evolstm/MaskedCartPole-v0", render_mode="rgb_array")'
-            )
+            warn_no_render_mode("evolstm/MaskedCartPole-v0")
             return None
         image = canvas(self.screen_height, self.screen_width, _BACKGROUND)
         if self.state is None:

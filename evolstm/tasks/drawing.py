@@ -5,9 +5,18 @@ All functions draw in place on an ``(H, W, 3)`` ``uint8`` canvas. Pixel coordina
 reach past the canvas are clipped.
 """
 
+import gymnasium as gym
 import numpy as np
 
 Color = tuple[int, int, int]
+
+
+def warn_no_render_mode(task_id: str) -> None:
+    """Gymnasium's warning for render() on an env made without a render mode (the caller then returns None)."""
+    gym.logger.warn(
+        "You are calling render method without specifying any render mode, "
+        f'e.g. gym.make("{task_id}", render_mode="rgb_array")'
+    )
 
 
 def canvas(height: int, width: int, color: Color) -> np.ndarray:

@@ -9,7 +9,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
 from evolstm.tasks.batched import State, TorchVectorEnv, episode_key
-from evolstm.tasks.drawing import canvas, fill_circle, fill_rect
+from evolstm.tasks.drawing import canvas, fill_circle, fill_rect, warn_no_render_mode
 from evolstm.tasks.tmaze import CELL_PX, _AGENT, _CUE, _FLOOR, _GOAL, _OTHER, _WALL, draw_goals
 
 RIGHT, UP, LEFT, DOWN = 0, 1, 2, 3
@@ -147,10 +147,7 @@ class PassiveTMazeEnv(gym.Env[np.ndarray, int]):
     def render(self) -> np.ndarray | str | None:
         """Draw the maze as an RGB image or a small text picture, per ``render_mode``."""
         if self.render_mode is None:
-            gym.logger.warn(
-                "You are calling render method without specifying any render mode, "
-                'e.g. gym.make("evolstm/PassiveTMaze-v0", render_mode="rgb_array")'
-            )
+            warn_no_render_mode("evolstm/PassiveTMaze-v0")
             return None
         return self._render_ansi() if self.render_mode == "ansi" else self._render_rgb()
 

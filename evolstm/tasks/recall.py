@@ -11,7 +11,7 @@ from gymnasium.vector import AutoresetMode
 
 from evolstm import counter_random
 from evolstm.tasks.batched import State, TorchVectorEnv, episode_key
-from evolstm.tasks.drawing import canvas, fill_rect
+from evolstm.tasks.drawing import canvas, fill_rect, warn_no_render_mode
 
 TOTAL_REWARD = 1.0  # shared out evenly over the length - lag scored steps
 #: Largest alphabet and episode the constructor accepts (a replay plays whatever a policy file's metadata says).
@@ -140,10 +140,7 @@ class RepeatPreviousEnv(gym.Env[np.ndarray, int]):
     def render(self) -> np.ndarray | str | None:
         """Show the symbols seen so far, per ``render_mode``."""
         if self.render_mode is None:
-            gym.logger.warn(
-                "You are calling render method without specifying any render mode, "
-                'e.g. gym.make("evolstm/RepeatPrevious-v0", render_mode="rgb_array")'
-            )
+            warn_no_render_mode("evolstm/RepeatPrevious-v0")
             return None
         if self.render_mode == "ansi":
             return self._render_ansi()

@@ -10,7 +10,7 @@ from gymnasium.vector import AutoresetMode
 
 from evolstm import counter_random
 from evolstm.tasks.batched import State, TorchVectorEnv, episode_key
-from evolstm.tasks.drawing import canvas, fill_circle, fill_rect
+from evolstm.tasks.drawing import canvas, fill_circle, fill_rect, warn_no_render_mode
 
 NORTH, EAST, SOUTH, WEST = 0, 1, 2, 3
 GOAL_REWARD = 4.0
@@ -178,10 +178,7 @@ class TMazeEnv(gym.Env[np.ndarray, int]):
     def render(self) -> np.ndarray | str | None:
         """Draw the maze as an RGB image or a small text picture, per ``render_mode``."""
         if self.render_mode is None:
-            gym.logger.warn(
-                "You are calling render method without specifying any render mode, "
-                'e.g. gym.make("evolstm/TMaze-v0", render_mode="rgb_array")'
-            )
+            warn_no_render_mode("evolstm/TMaze-v0")
             return None
         if self.render_mode == "ansi":
             return self._render_ansi()

@@ -6,13 +6,14 @@ import pytest
 
 from evolstm.bench import popgym_suite
 from evolstm.bench.suites import check
+from evolstm.config import TRAINER_KINDS
 
 pytest.importorskip("popgym")
 
 
 def test_every_cell_is_a_valid_experiment() -> None:
-    series = popgym_suite.cells(list(popgym_suite.ENVS), ["Easy", "Medium"], list(popgym_suite.TRAINERS), 3, 1000)
-    assert len(series) == len(popgym_suite.ENVS) * 2 * len(popgym_suite.TRAINERS) * 3
+    series = popgym_suite.cells(list(popgym_suite.ENVS), ["Easy", "Medium"], list(TRAINER_KINDS), 3, 1000)
+    assert len(series) == len(popgym_suite.ENVS) * 2 * len(TRAINER_KINDS) * 3
     check([cell for cells in series for cell in cells])
 
 

@@ -9,11 +9,12 @@ import pytest
 from evolstm.bench import spans
 from evolstm.bench.__main__ import main
 from evolstm.bench.suites import check, run_series
+from evolstm.config import TRAINER_KINDS
 
 
 def test_every_series_is_a_valid_experiment_per_length() -> None:
-    series = spans.series(list(spans.TASKS), list(spans.TRAINERS), None, spans.BUDGETS, seed=3)
-    assert len(series) == len(spans.TASKS) * len(spans.TRAINERS)
+    series = spans.series(list(spans.TASKS), list(TRAINER_KINDS), None, spans.BUDGETS, seed=3)
+    assert len(series) == len(spans.TASKS) * len(TRAINER_KINDS)
     check([cell for cells in series for cell in cells])  # raises ConfigError on any mistake
     for cells in series:
         task = cells[0].labels["task"]
