@@ -30,6 +30,20 @@ class EnvStartError(RuntimeError):
 
 def make_env(task: TaskConfig, render_mode: str | None = None) -> gymnasium.Env:
     """The task's env with a flat float Box observation, raising ConfigError for kwargs or masks that do not fit."""
+    env = make_base_env(task, render_mode)
+    if not isinstance(env.observation_space, gymnasium.spaces.Box) or len(env.observation_space.shape) != 1:
+        env = FlattenObservation(env)
+    if task.observe is not None:
+        space, index = kept_space(env.observation_space, task.observe)
+        env = TransformObservation(env, lambda obs: obs[index], space)
+    if task.previous_action or task.previous_reward:
+        env = PreviousActionReward(env, task.previous_action, task.previous_reward)
+    return env
+
+
+def make_base_env(task: TaskConfig, render_mode: str | None = None) -> gymnasium.Env:
+    """The task's env with its time limit and the task's own wrappers, before evolstm's observation wrappers
+    (flattening, mask, previous action and reward): the env a user's loop steps with `evolstm.Agent`."""
     import evolstm.tasks  # noqa: F401  (registers the evolstm/ ids)
 
     extra = {"render_mode": render_mode} if render_mode else {}  # envs without rendering take no such kwarg
@@ -54,13 +68,6 @@ def make_env(task: TaskConfig, render_mode: str | None = None) -> gymnasium.Env:
             raise EnvStartError(
                 f"wrapper {wrapper.path} failed on {task.id}: {type(err).__name__}: {_line(err)}"
             ) from err
-    if not isinstance(env.observation_space, gymnasium.spaces.Box) or len(env.observation_space.shape) != 1:
-        env = FlattenObservation(env)
-    if task.observe is not None:
-        space, index = _kept_space(env.observation_space, task.observe)
-        env = TransformObservation(env, lambda obs: obs[index], space)
-    if task.previous_action or task.previous_reward:
-        env = PreviousActionReward(env, task.previous_action, task.previous_reward)
     return env
 
 
@@ -94,7 +101,7 @@ def make_vector_env(
             f"task: cannot make the batched {task.id!r} with kwargs {task.kwargs} ({_line(err)})"
         ) from None
     if task.observe is not None:
-        space, index = _kept_space(env.single_observation_space, task.observe)
+        space, index = kept_space(env.single_observation_space, task.observe)
         kept = torch.as_tensor(index, device=device)
         env = TransformVectorObservation(
             env, lambda obs: obs.index_select(1, kept), gymnasium.vector.utils.batch_space(space, num_envs), space
@@ -142,7 +149,7 @@ def _line(err: BaseException) -> str:
     return " ".join(str(err).split())[:300]
 
 
-def _kept_space(space: gymnasium.Space, keep: list[int]) -> tuple[gymnasium.spaces.Box, np.ndarray]:
+def kept_space(space: gymnasium.Space, keep: list[int]) -> tuple[gymnasium.spaces.Box, np.ndarray]:
     """The Box of only the observation entries listed in `keep` (e.g. positions without velocities), and their index."""
     if not isinstance(space, gymnasium.spaces.Box) or not keep or max(keep) >= space.shape[0]:
         raise ConfigError(f"task.observe: entries {keep} do not fit the observation space {space}")

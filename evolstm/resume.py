@@ -24,6 +24,10 @@ SAFE_TO_CHANGE = (
     "ray.address",
     "ray.num_cpus",
     "ray.include_dashboard",
+    "tracking.tensorboard",  # a tracker switched on at a resume first gets the rows it lacks (evolstm.tracking)
+    "tracking.mlflow",
+    "tracking.mlflow.uri",
+    "tracking.mlflow.experiment",
 )
 
 

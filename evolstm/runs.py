@@ -78,6 +78,23 @@ class RunDir:
         write_text(self.path / "summary.json", json.dumps(summary, indent=2) + "\n")
 
 
+#: set by Ray's job supervisor in the environment of a `ray job submit` entrypoint
+RAY_JOB_VARIABLE = "RAY_JOB_CONFIG_JSON_ENV_VAR"
+#: where runs go inside a Ray job unless --out or EVOLSTM_OUT says otherwise: a folder that outlives the job (the job's
+#: working directory is a temporary copy that Ray deletes with its session)
+JOB_RUNS = Path("~/evolstm-runs")
+
+
+def default_out_root() -> Path:
+    """The folder for run directories when no --out is given: $EVOLSTM_OUT if set; inside a Ray job ~/evolstm-runs on
+    the node that runs the job's command (the head); else ./runs."""
+    if os.environ.get("EVOLSTM_OUT"):
+        return Path(os.environ["EVOLSTM_OUT"]).expanduser()
+    if RAY_JOB_VARIABLE in os.environ:
+        return JOB_RUNS.expanduser()
+    return Path("runs")
+
+
 def new_folder(root: Path, name: str) -> Path:
     """A folder `root/name-YYYYmmdd-HHMMSS` made now (with -2, -3, ... if that exists already): never another's."""
     root.mkdir(parents=True, exist_ok=True)

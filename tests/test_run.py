@@ -145,3 +145,38 @@ def test_the_summarys_wall_time_includes_every_checkpoint_write(
     summary = json.loads((run.path / "summary.json").read_text())
     assert summary["checkpoint"]["writes"] == 2
     assert summary["checkpoint"]["seconds"] <= summary["wall_time"]
+
+
+def test_seeds_write_one_folder_with_the_runs_and_a_pooled_table(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main([str(ROOT / "experiments/tmaze-es.yaml"), "--out", str(tmp_path), "--seeds", "0-1,4", *TINY]) == 0
+    (folder,) = tmp_path.iterdir()
+    assert folder.name.startswith("tmaze-es-seeds-")
+    runs = sorted((folder / "runs").iterdir())
+    assert sorted(yaml.safe_load((r / "config.yaml").read_text())["seed"] for r in runs) == [0, 1, 4]
+    pooled = json.loads((folder / "seeds.json").read_text())
+    assert pooled["seeds"] == [0, 1, 4] and [r["seed"] for r in pooled["runs"]] == [0, 1, 4]
+    finals = [r["fresh_return_center"] for r in pooled["runs"]]
+    assert pooled["fresh_return_center"]["min"] == min(finals) and pooled["fresh_return_center"]["max"] == max(finals)
+    assert pooled["env_steps"]["mean"] == round(sum(r["env_steps"] for r in pooled["runs"]) / 3, 3)
+    table = (folder / "seeds.md").read_text()
+    assert table.count("\n") == 6 and table.splitlines()[-1].startswith("| 0-1,4 | tmaze-es |") and " ± " in table
+    assert (folder / "seeds.png").read_bytes().startswith(b"\x89PNG")
+    shown = capsys.readouterr().out
+    assert table in shown and f"seeds written to {folder}" in shown
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["experiments/tmaze-es.yaml", "--seeds", "0-1", "--resume", "somewhere"], "error: --seeds starts new runs"),
+        (["experiments/tmaze-es.yaml", "--ray"], "error: --ray trains the seeds of --seeds as Ray tasks"),
+    ],
+)
+def test_seeds_and_ray_misused_are_usage_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture, args: list[str], message: str
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main([*args, "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and err.startswith(message) and err.count("\n") == 1, err
+    assert list(tmp_path.iterdir()) == []

@@ -110,7 +110,7 @@ def _throughput_flags(parser: argparse.ArgumentParser) -> None:
     """Flags of `throughput`."""
     parser.add_argument("--task", help="Gymnasium id (default: masked CartPole and RepeatPrevious of length 200)")
     parser.add_argument(
-        "--kwargs", type=_mapping, default={}, help="task kwargs as a YAML mapping, e.g. '{length: 10}'"
+        "--kwargs", type=_mapping, default={}, help="task kwargs as a YAML mapping, e.g. '{length: 10}' (default: {})"
     )
     _model_flags(parser)
     parser.add_argument(
@@ -127,9 +127,11 @@ def _throughput_flags(parser: argparse.ArgumentParser) -> None:
         help="largest population for the paths that loop over members in Python: evolstm local, EvoTorch GymNE and "
         "VecGymNE on scalar envs (default: %(default)s)",
     )
-    parser.add_argument("--no-compile", action="store_true", help="skip evolstm's compiled path")
-    parser.add_argument("--no-evotorch", action="store_true", help="skip EvoTorch's GymNE/VecGymNE")
-    parser.add_argument("--no-evox", action="store_true", help="skip EvoX (needs `pip install evolstm[bench]`)")
+    parser.add_argument("--no-compile", action="store_true", help="skip evolstm's compiled path (default: off)")
+    parser.add_argument("--no-evotorch", action="store_true", help="skip EvoTorch's GymNE/VecGymNE (default: off)")
+    parser.add_argument(
+        "--no-evox", action="store_true", help="skip EvoX, which needs `pip install evolstm[bench]` (default: off)"
+    )
 
 
 def _version(package: str) -> str:
@@ -209,7 +211,9 @@ def _populations_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--repeats", type=_at_least(1), default=3, help="timed repeats per figure, median (default: %(default)s)"
     )
-    parser.add_argument("--compile", action="store_true", help="also time the compiled path (evaluation.compile)")
+    parser.add_argument(
+        "--compile", action="store_true", help="also time the compiled path, evaluation.compile (default: off)"
+    )
 
 
 def _populations(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -269,7 +273,7 @@ def _poles_flags(parser: argparse.ArgumentParser) -> None:
         "--fitness",
         type=_names({"standard": 0, "damping": 0}),
         default=["standard", "damping"],
-        help="comma-separated fitness functions: standard, damping (default: both)",
+        help="comma-separated fitness functions: standard, damping (default: standard,damping)",
     )
     parser.add_argument(
         "--max-evaluations",
@@ -279,7 +283,9 @@ def _poles_flags(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=_at_least(0), default=0, help="first of the runs' seeds (default: 0)")
     parser.add_argument(
-        "--eager", action="store_true", help="score with eager steps: no compiling, but long episodes run ~10x slower"
+        "--eager",
+        action="store_true",
+        help="score with eager steps: no compiling, but long episodes run ~10x slower (default: off)",
     )
     parser.add_argument(
         "--narrow",
@@ -393,13 +399,16 @@ def _memory_flags(parser: argparse.ArgumentParser) -> None:
     from evolstm.config import TRAINER_KINDS
 
     parser.add_argument(
-        "--tasks", type=_names(TASKS), default=list(TASKS), help="comma-separated: passive, bakker (default: both)"
+        "--tasks",
+        type=_names(TASKS),
+        default=list(TASKS),
+        help=f"comma-separated: {', '.join(TASKS)} (default: {','.join(TASKS)})",
     )
     parser.add_argument(
         "--trainers",
         type=_names(dict.fromkeys(TRAINER_KINDS)),
         default=list(TRAINER_KINDS),
-        help="comma-separated: es, reinforce (default: both)",
+        help=f"comma-separated: {', '.join(TRAINER_KINDS)} (default: {','.join(TRAINER_KINDS)})",
     )
     parser.add_argument(
         "--lengths",
@@ -472,14 +481,14 @@ def _popgym_flags(parser: argparse.ArgumentParser) -> None:
         "--trainers",
         type=_names(dict.fromkeys(TRAINER_KINDS)),
         default=list(TRAINER_KINDS),
-        help="comma-separated: es, reinforce (default: both)",
+        help=f"comma-separated: {', '.join(TRAINER_KINDS)} (default: {','.join(TRAINER_KINDS)})",
     )
     parser.add_argument("--seeds", type=_at_least(1), default=3, help="seeds per cell, 0..N-1 (default: 3)")
     parser.add_argument(
         "--budget",
         type=_env_steps,
         default=15_000_000,
-        help="env steps per run (default: 15M, POPGym's per trial)",
+        help="env steps per run (default: %(default)s, 15M: POPGym's per trial)",
     )
     _suite_flags(parser)
 
@@ -553,7 +562,9 @@ def _ray_workers_flags(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--popsize", type=_at_least(1), default=256, help="population size (default: %(default)s)")
     _model_flags(parser)
-    parser.add_argument("--generations", type=_at_least(1), default=5, help="timed generations per path (median)")
+    parser.add_argument(
+        "--generations", type=_at_least(1), default=5, help="timed generations per path, median (default: %(default)s)"
+    )
 
 
 def _ray_workers(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -583,7 +594,9 @@ def _checkpoint_flags(parser: argparse.ArgumentParser) -> None:
         default=[10, 1, 0],
         help="checkpoint_every values; 10 is the default, 0 start and exit only (default: 10,1,0)",
     )
-    parser.add_argument("--repeats", type=_at_least(1), default=3, help="runs per interval (median)")
+    parser.add_argument(
+        "--repeats", type=_at_least(1), default=3, help="runs per interval, median (default: %(default)s)"
+    )
 
 
 def _checkpoint(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -594,6 +607,38 @@ def _checkpoint(args: argparse.Namespace) -> list[dict[str, Any]]:
     print(
         f"{args.experiment}: medians of {args.repeats} runs; the experiment's own threads setting "
         f"({rows[0]['threads']} torch thread(s))"
+    )
+    print(format_table(rows))
+    return rows
+
+
+def _startup_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags of `startup`."""
+    parser.add_argument(
+        "--experiments",
+        type=lambda text: [Path(part) for part in text.split(",")],
+        default=[Path("experiments/quickstart.yaml"), Path("experiments/ray-masked-cartpole.yaml")],
+        help="comma-separated experiment files (default: experiments/quickstart.yaml,experiments/ray-masked-cartpole.yaml)",
+    )
+    parser.add_argument(
+        "--repeats", type=_at_least(1), default=3, help="runs per experiment, median (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--threads", type=_at_least(1), default=1, help="torch threads of each run (default: %(default)s)"
+    )
+
+
+def _startup(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Seconds from `python -m evolstm.run` to its first printed step, per experiment."""
+    from evolstm.bench.startup import format_table, startup_rows
+
+    for path in args.experiments:
+        if not path.is_file():
+            raise ConfigError(f"--experiments: no such file {path}")
+    rows = startup_rows(args.experiments, args.repeats, args.threads)
+    print(
+        f"seconds from the process start, median (min-max) of {args.repeats} runs; torch threads {args.threads} "
+        f"({_versions()})"
     )
     print(format_table(rows))
     return rows
@@ -654,6 +699,13 @@ COMMANDS: dict[str, Command] = {
         "share of a run's wall time spent writing checkpoints, per checkpoint interval",
         _checkpoint_flags,
         _checkpoint,
+        threads=False,
+    ),
+    "startup": Command(
+        "seconds from `python -m evolstm.run` to its first printed step (local and private-Ray runs), and to "
+        "`import evolstm`",
+        _startup_flags,
+        _startup,
         threads=False,
     ),
 }

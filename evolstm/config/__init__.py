@@ -10,10 +10,12 @@ from evolstm.config.schema import (
     ESConfig,
     EvaluationConfig,
     Experiment,
+    MLflowConfig,
     PolicyConfig,
     RayConfig,
     ReinforceConfig,
     TaskConfig,
+    TrackingConfig,
 )
 
 __all__ = [
@@ -25,10 +27,12 @@ __all__ = [
     "ESConfig",
     "EvaluationConfig",
     "Experiment",
+    "MLflowConfig",
     "PolicyConfig",
     "RayConfig",
     "ReinforceConfig",
     "TaskConfig",
+    "TrackingConfig",
     "flat_fields",
     "from_dict",
     "load",

@@ -319,6 +319,48 @@ class RayConfig(_Strict):
     include_dashboard: bool = Field(default=False, description="Start the dashboard with the private local cluster.")
 
 
+class MLflowConfig(_Strict):
+    """Where the MLflow sink logs: a tracking URI and an MLflow experiment."""
+
+    uri: Annotated[str, Field(min_length=1)] | None = Field(
+        default=None,
+        description="MLflow tracking URI, e.g. sqlite:///runs/mlflow.db or http://host:5000 (null: a local SQLite "
+        "store next to the run directories, <out>/mlflow.db).",
+    )
+    experiment: Annotated[str, Field(min_length=1)] | None = Field(
+        default=None, description="MLflow experiment to log into (null: this experiment's name)."
+    )
+
+
+class TrackingConfig(_Strict):
+    """Experiment trackers that receive every metric row and the resolved config (metrics.jsonl stays the record)."""
+
+    tensorboard: bool | str = Field(
+        default=False,
+        description="true: TensorBoard event files in RUN_DIR/tensorboard; a folder: in FOLDER/<run dir name>, so that "
+        "one `tensorboard --logdir FOLDER` shows many runs; false: off. Needs pip install 'evolstm[tensorboard]'.",
+    )
+    mlflow: MLflowConfig | None = Field(
+        default=None,
+        description="true or {uri, experiment}: an MLflow run with the config as params, every metric per step and the "
+        "final evaluation; a resume continues the same run; false or null: off. Needs pip install 'evolstm[mlflow]'.",
+    )
+
+    @field_validator("tensorboard", mode="plain", json_schema_input_type=bool | str)
+    @classmethod
+    def _switch_or_folder(cls, value: Any) -> bool | str:
+        """One message for any other value (a union would report one error per member)."""
+        if isinstance(value, bool) or (isinstance(value, str) and value.strip()):
+            return value
+        raise ValueError("expected true, false or a folder path")
+
+    @field_validator("mlflow", mode="before")
+    @classmethod
+    def _switch(cls, value: Any) -> Any:
+        """true is the default store and experiment ({}), false is off (null)."""
+        return {} if value is True else None if value is False else value
+
+
 class Experiment(_Strict):
     """One experiment: task, policy, trainer and evaluation, with the seed that makes it reproducible."""
 
@@ -346,6 +388,7 @@ class Experiment(_Strict):
     trainer: Annotated[ESConfig | ReinforceConfig, Field(discriminator="kind")]
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     ray: RayConfig = Field(default_factory=RayConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
 
 
 #: the trainer section's kinds, from its discriminated union (es, reinforce)

@@ -1,8 +1,11 @@
 """python -m evolstm.replay RUN_DIR|POLICY_FILE [--policy best|center|final|PATH] [--task ID] [--episodes N]
-[--seed S] [--gif FILE | --mp4 FILE] [--out DIR]: play a trained policy and keep its episodes as data and pictures.
+[--seed S] [--gif FILE | --mp4 FILE] [--video-episodes V] [--out DIR]: play a trained policy and keep its episodes as
+data and pictures.
 
 Without --seed the replay plays the run's final-evaluation episodes, so its mean return is the one the run reported;
 with --seed S, episode i is reset with seed S + i. The same arguments always give the same replay, bit for bit.
+The GIF or MP4 shows the first episode (the first V with --video-episodes V, replayed on their own with the same
+seeds); an env that cannot render rgb_array frames is an error before anything is played or written.
 A policy file never imports code: a task id in its metadata that names a module ("module:Env-v0") is refused; pass
 --task ID if you trust that module, or replay from the run directory (whose config.yaml you ran).
 """
@@ -20,8 +23,8 @@ import numpy as np
 
 from evolstm import cli
 from evolstm.atomic import write_bytes, write_text
-from evolstm.environment import EnvStartError, make_env
 from evolstm.config.sizes import MAX_EPISODES
+from evolstm.environment import EnvStartError, make_env
 from evolstm.policy_files import PolicyFileError
 from evolstm.replay.animation import (
     VideoSupportError,
@@ -51,8 +54,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--seed", type=int, help="reset seed of the first episode (default: the run's final episodes)")
     video = parser.add_mutually_exclusive_group()
-    video.add_argument("--gif", type=Path, metavar="FILE", help="write an animated GIF of the episodes")
-    video.add_argument("--mp4", type=Path, metavar="FILE", help="write an MP4 of the episodes (needs evolstm[video])")
+    video.add_argument("--gif", type=Path, metavar="FILE", help="write an animated GIF of the first episode(s)")
+    video.add_argument(
+        "--mp4", type=Path, metavar="FILE", help="write an MP4 of the first episode(s) (needs evolstm[video])"
+    )
+    parser.add_argument(
+        "--video-episodes",
+        type=int,
+        metavar="V",
+        help="episodes in the GIF/MP4: the first V of --episodes (default 1; the npz and returns keep all)",
+    )
     parser.add_argument(
         "--traces", type=int, default=1, metavar="K", help="memory-trace figures for the first K episodes (default 1)"
     )
@@ -61,24 +72,28 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _renders(source: ReplaySource) -> tuple[str | None, float]:
-    """(why the task cannot give rgb_array frames, or None; the env's frame rate)."""
+def _render_fps(source: ReplaySource, flag: str) -> float:
+    """The env's frame rate, or a ReplayError naming the env and why it gives no rgb_array frames (before any play)."""
     env = make_env(source.task)
     modes, fps = env.metadata.get("render_modes", []), float(env.metadata.get("render_fps") or 10)
     env.close()
+    cannot = f"{flag}: {source.task.id} cannot be animated"
     if "rgb_array" not in modes:
-        return "it has no rgb_array render mode", fps
-    env = make_env(source.task, "rgb_array")
+        raise ReplayError(f"{cannot}: it has no rgb_array render mode (its render modes: {list(modes)})")
     try:
-        env.reset(seed=0)
-        frame = env.render()
-    except Exception as err:  # e.g. a renderer whose optional dependency (pygame) is missing
-        return f"rendering failed: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}", fps
-    finally:
-        env.close()
+        env = make_env(source.task, "rgb_array")
+        try:
+            env.reset(seed=0)
+            frame = env.render()
+        finally:
+            env.close()
+    except Exception as err:  # noqa: BLE001  (any renderer failure, e.g. its optional dependency pygame is missing)
+        line = str(err).splitlines()[0] if str(err) else type(err).__name__
+        hint = " (pip install pygame)" if "pygame" in line and "pip install" not in line else ""
+        raise ReplayError(f"{cannot}: rendering failed: {line}{hint}") from None
     if not isinstance(frame, np.ndarray) or frame.ndim != 3:
-        return "its rgb_array render gave no image", fps
-    return None, fps
+        raise ReplayError(f"{cannot}: its rgb_array render gave no image")
+    return fps
 
 
 def _index(source: ReplaySource, played: Replay, files: dict[str, Any], seed: int | None) -> dict[str, Any]:
@@ -119,19 +134,21 @@ def run_replay(args: argparse.Namespace) -> None:
         if args.seed is None
         else args.seed + np.arange(episodes, dtype=np.int64)
     )
-    animation = args.gif or args.mp4
+    animation, flag = args.gif or args.mp4, "--gif" if args.gif else "--mp4"
+    filmed = _video_episodes(args.video_episodes, episodes, animation is not None)
     if animation and animation.is_dir():
-        raise ReplayError(f"--{'gif' if args.gif else 'mp4'} {animation}: is a directory; give a file name")
+        raise ReplayError(f"{flag} {animation}: is a directory; give a file name")
     if args.mp4:
         require_mp4_support()
+    fps = _render_fps(source, flag) if animation else 0.0  # checked before anything is played or written
     out = args.out or (args.source / "replays" if args.source.is_dir() else Path("replays"))
     for folder in (*([animation.parent] if animation else []), out):
         make_folder(folder)
-    why_not, fps = _renders(source) if animation else (None, 0.0)
-    if why_not:
-        print(f"warning: no animation: {source.task.id}: {why_not}", file=sys.stderr)
-        animation = None
-    played = replay(source.policy, source.task, seeds, frames=animation is not None)
+    played = replay(source.policy, source.task, seeds, frames=animation is not None and filmed == episodes)
+    if animation and filmed < episodes:  # only the filmed episodes keep frames (100 CartPole episodes: gigabytes)
+        video = replay(source.policy, source.task, seeds[:filmed], frames=True)
+    else:
+        video = played
     arrays = played.arrays
     for i, (seed, ret, length) in enumerate(zip(arrays["seeds"], arrays["returns"], arrays["lengths"])):
         print(f"episode {i:>4}  seed {seed:>10}  return {ret:10.3f}  steps {length:>6}")
@@ -157,11 +174,28 @@ def run_replay(args: argparse.Namespace) -> None:
         one_choice = spec.discrete and spec.action_nvec is None  # several choices per step plot as lines
         plot_memory_trace(arrays, i, played.events[i], spec.kind, one_choice, title, out / traces[-1])
     if animation:
-        images = annotated_frames(played.frames, arrays["rewards"])
+        images = annotated_frames(video.frames, video.arrays["rewards"])
         (write_gif if args.gif else write_mp4)(animation, images, args.fps or fps)
-    files = {"trajectories": f"{stem}.npz", "memory_traces": traces, "animation": str(animation) if animation else None}
+    files = {
+        "trajectories": f"{stem}.npz",
+        "memory_traces": traces,
+        "animation": str(animation) if animation else None,
+        "animation_episodes": filmed,
+    }
     write_text(out / f"{stem}.json", json.dumps(_index(source, played, files, args.seed), indent=1) + "\n")
-    print(f"wrote {out / stem}.npz, .json, {len(traces)} memory trace(s)" + (f", {animation}" if animation else ""))
+    filmed_note = f", {animation} ({filmed} episode{'s' * (filmed > 1)})" if animation else ""
+    print(f"wrote {out / stem}.npz, .json, {len(traces)} memory trace(s){filmed_note}")
+
+
+def _video_episodes(asked: int | None, episodes: int, animated: bool) -> int:
+    """How many first episodes the GIF/MP4 shows (0 without one); default 1, so a 100-episode replay stays small."""
+    if asked is None:
+        return 1 if animated else 0
+    if not animated:
+        raise ReplayError("--video-episodes is for --gif or --mp4")
+    if not 1 <= asked <= episodes:
+        raise ReplayError(f"--video-episodes must be in [1, --episodes] = [1, {episodes}], got {asked}")
+    return asked
 
 
 def make_folder(folder: Path) -> None:

@@ -4,6 +4,9 @@ checkpoint loads with `torch.load(weights_only=True)` and nothing in it can run 
 EvoTorch keeps no `state_dict`; its searchers are objects whose attributes hold the distribution, optimizer,
 population and counters. `capture` walks those attributes; `restore` writes them into a freshly built searcher of
 the same configuration (which supplies everything structural: the problem, hooks, bound methods, dtypes, devices).
+Those attributes are EvoTorch internals, so `capture` knows each class's full attribute set (KNOWN, read from
+evotorch 0.6.0 and 0.6.1, whose internals are identical) and refuses any other attribute or class rather than
+silently leave state out of a checkpoint that would then not resume bit for bit.
 """
 
 from __future__ import annotations
@@ -19,10 +22,71 @@ import torch
 SKIPPED = ("_problem", "_LazyReporter__getters", "_LazyReporter__computed", "_first_step_datetime")
 STRUCTURAL = (torch.dtype, torch.device, datetime.datetime, type, set, frozenset)
 
+#: The EvoTorch releases whose internals KNOWN describes (pyproject pins evotorch>=0.6,<0.7 accordingly).
+KNOWN_EVOTORCH = "0.6.0 and 0.6.1"
+_SEARCH_ALGORITHM = (
+    "_LazyReporter__computed", "_LazyReporter__getters", "_SinglePopulationAlgorithmMixin__exclude",
+    "_after_step_hook", "_before_step_hook", "_end_of_run_hook", "_first_step_datetime", "_log_hook", "_population",
+    "_problem", "_steps_count",
+)  # fmt: skip
+_GAUSSIAN = (
+    *_SEARCH_ALGORITHM, "_center_learning_rate", "_distribution", "_ensure_even_popsize", "_first_iter", "_mean_eval",
+    "_num_interactions", "_obj_index", "_optimizer", "_popsize", "_popsize_max", "_popsize_weighted_grad_avg",
+    "_ranking_method", "_stdev_learning_rate", "_stdev_max", "_stdev_max_change", "_stdev_min", "_step",
+)  # fmt: skip
+_DISTRIBUTION = (
+    "_Distribution__device",
+    "_Distribution__dtype",
+    "_Distribution__parameters",
+    "_Distribution__solution_length",
+)
+#: Every attribute (captured, or rebuilt and left out) of each EvoTorch class a supported searcher's state holds.
+KNOWN: dict[str, frozenset[str]] = {
+    name: frozenset(attrs)
+    for name, attrs in {
+        "evotorch.algorithms.distributed.gaussian:PGPE": (*_GAUSSIAN, "DISTRIBUTION_PARAMS", "DISTRIBUTION_TYPE"),
+        "evotorch.algorithms.distributed.gaussian:CEM": (*_GAUSSIAN, "DISTRIBUTION_PARAMS"),
+        "evotorch.algorithms.distributed.gaussian:SNES": _GAUSSIAN,
+        "evotorch.algorithms.distributed.gaussian:XNES": _GAUSSIAN,
+        "evotorch.algorithms.cmaes:CMAES": (
+            *_SEARCH_ALGORITHM, "A", "C", "_obj_index", "active", "c_1", "c_c", "c_m", "c_mu", "c_sigma",
+            "csa_squared", "damp_sigma", "decompose_C_freq", "last_ex", "m", "mu", "mu_eff", "p_c", "p_sigma",
+            "popsize", "separable", "sigma", "stdev_max", "stdev_min", "unbiased_expectation",
+            "variance_discount_c", "variance_discount_sigma", "weights",
+        ),
+        "evotorch.algorithms.ga:GeneticAlgorithm": (
+            *_SEARCH_ALGORITHM, "_elitist", "_first_iter", "_operators", "_popsize", "_re_evaluate",
+            "_re_evaluate_parents_first", "_using_cross_over",
+        ),
+        "evotorch.algorithms.ga:Cosyne": (
+            *_SEARCH_ALGORITHM, "_cross_over_op", "_first_generation", "_num_elites", "_permutation_op", "_popsize",
+            "mutation_op",
+        ),
+        "evotorch.core:SolutionBatch": ("_data", "_descending", "_evdata", "_num_objs", "_slice"),
+        "evotorch.distributions:SeparableGaussian": _DISTRIBUTION,
+        "evotorch.distributions:SymmetricSeparableGaussian": _DISTRIBUTION,
+        "evotorch.distributions:ExpSeparableGaussian": _DISTRIBUTION,
+        "evotorch.distributions:ExpGaussian": (*_DISTRIBUTION, "eye"),
+        "evotorch.optimizers:ClipUp": (
+            "_device", "_dtype", "_max_speed", "_momentum", "_param_groups", "_stepsize", "_velocity",
+        ),
+        "evotorch.optimizers:ClipUpParameterGroup": ("clipup",),
+        "evotorch.operators.real:GaussianMutation": ("_lb", "_mutation_probability", "_problem", "_stdev", "_ub"),
+        "evotorch.operators.real:SimulatedBinaryCrossOver": (
+            "_cross_over_rate", "_eta", "_lb", "_num_children", "_obj_index", "_problem", "_tournament_size", "_ub",
+        ),
+    }.items()
+}  # fmt: skip
 
-def capture(value: Any, _path: tuple[int, ...] = ()) -> Any:
+
+class UnknownStateError(TypeError):
+    """A searcher holds an EvoTorch class or attribute that KNOWN does not list: saving it would lose state."""
+
+
+def capture(value: Any, _path: tuple[int, ...] = (), _where: str = "") -> Any:
     """Plain-data form of `value`, leaving out what a constructor rebuilds (see SKIPPED, STRUCTURAL) and back
-    references to an object being captured (e.g. ClipUp's parameter groups point back to ClipUp)."""
+    references to an object being captured (e.g. ClipUp's parameter groups point back to ClipUp); `_where` names
+    the value from the searcher down (SNES._distribution) for UnknownStateError."""
     if isinstance(value, torch.Tensor):
         return value.as_subclass(torch.Tensor).detach().clone()
     if isinstance(value, torch.Generator):
@@ -37,13 +101,45 @@ def capture(value: Any, _path: tuple[int, ...] = ()) -> Any:
         return {"__back_reference__": True}
     path = (*_path, id(value))
     if isinstance(value, (list, tuple)):
-        return {"__sequence__": type(value).__name__, "items": [capture(item, path) for item in value]}
+        items = [capture(item, path, f"{_where}[{i}]") for i, item in enumerate(value)]
+        return {"__sequence__": type(value).__name__, "items": items}
     if isinstance(value, dict):
-        return {"__dict__": {str(key): capture(item, path) for key, item in value.items()}}
+        return {"__dict__": {str(key): capture(item, path, f"{_where}[{key!r}]") for key, item in value.items()}}
     if type(value).__module__.startswith("evotorch") and not _is_problem_or_hook(value):
-        attrs = {key: capture(item, path) for key, item in vars(value).items() if key not in SKIPPED and _kept(item)}
+        where = _where or type(value).__qualname__
+        attrs = {
+            key: capture(item, path, f"{where}.{key}")
+            for key, item in _known_attrs(value, where).items()
+            if key not in SKIPPED and _kept(item)
+        }
         return {"__object__": f"{type(value).__module__}:{type(value).__qualname__}", "attrs": attrs}
     raise TypeError(f"cannot checkpoint a {type(value).__qualname__}")
+
+
+def _known_attrs(value: Any, where: str) -> dict[str, Any]:
+    """`value`'s attributes, or UnknownStateError naming the first one (or the class) that KNOWN does not list."""
+    cls = type(value)
+    known = KNOWN.get(f"{cls.__module__}:{cls.__qualname__}")
+    what = cls.__qualname__ if where == cls.__qualname__ else f"{where} ({cls.__qualname__})"
+    versions = f"evolstm knows EvoTorch {KNOWN_EVOTORCH}; installed: {_evotorch_version()}"
+    if known is None:
+        raise UnknownStateError(
+            f"cannot checkpoint {what}: {cls.__module__}.{cls.__qualname__} is not a class whose state evolstm "
+            f"knows how to save ({versions})"
+        )
+    unknown = sorted(set(vars(value)) - known)
+    if unknown:
+        raise UnknownStateError(
+            f"cannot checkpoint {what}: attribute {unknown[0]!r} is state evolstm does not know how to save "
+            f"({versions})"
+        )
+    return vars(value)
+
+
+def _evotorch_version() -> str:
+    import evotorch
+
+    return str(getattr(evotorch, "__version__", "unknown"))
 
 
 def restore(live: Any, saved: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ MISTAKES = {
     "throughput": ["--task", "evolstm/Nope-v0"],
     "populations": ["--device", "cpu", "--popsizes", "8,0"],
     "resets": ["--sizes", "0"],
+    "startup": ["--experiments", "experiments/nope.yaml"],
     "ray-workers": ["--workers", "1,x"],
     "checkpoint": ["--experiment", "no-such-experiment.yaml"],
     "poles": ["--methods", "snes-rnn1,hill-climbing"],
@@ -33,6 +35,36 @@ def exit_code(argv: list[str]) -> int:
 @pytest.mark.parametrize("name", COMMANDS)
 def test_default_out_is_named_after_the_command(name: str) -> None:
     assert build_parser().parse_args([name]).out == Path(f"bench-results/{name}.json")
+
+
+def _shown(default: object) -> str | None:
+    """How an option's default must read in its help's "(default: ...)", or None where only words can say it."""
+    if isinstance(default, bool):
+        return "off" if default is False else "on"
+    if isinstance(default, list):
+        return ",".join(map(str, default))
+    if default is None or isinstance(default, dict):
+        return None  # computed or per-key defaults (e.g. --popsizes by device, --budget per trainer)
+    return str(default)
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_option_has_help_that_shows_its_default(name: str) -> None:
+    """Introspects the subcommand's parser (nothing runs): each option's help ends with "(default: ...)" that
+    holds the option's actual default, so `--help` tells the truth about what a bare command does."""
+    (commands,) = (a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    sub = commands.choices[name]
+    options = [a for a in sub._actions if a.option_strings and not isinstance(a, argparse._HelpAction)]
+    assert options
+    for action in options:
+        flag = action.option_strings[-1]
+        assert action.help and action.help.strip(), f"{name} {flag}: no help"
+        text = sub._get_formatter()._expand_help(action)
+        assert "(default: " in text and text.endswith(")"), f"{name} {flag}: no (default: ...) in {text!r}"
+        clause = text[text.rindex("(default: ") + len("(default: ") : -1]
+        words = [word.rstrip(",;:") for word in clause.split()]
+        expected = _shown(action.default)
+        assert clause.strip() and (expected is None or expected in words), f"{name} {flag}: {clause!r} != {expected}"
 
 
 @pytest.mark.parametrize("name", COMMANDS)

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -19,6 +21,7 @@ pytest.importorskip("ray")
 #: what `ray job submit` says while the head's job server or its agent is still starting
 NOT_READY = ("Connection refused", "try again later", "No available agent")
 LOOPBACK = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}  # single-machine Ray: advertise and bind 127.0.0.1 only
+ROOT = Path(__file__).parents[2]
 
 TWO_NODES = """
 import numpy as np, ray, torch
@@ -58,24 +61,38 @@ def _free_port() -> int:
 
 
 def test_two_node_cluster_splits_the_population_over_nodes() -> None:
-    root = Path(__file__).parents[2]
     done = subprocess.run(
         [sys.executable, "-c", TWO_NODES],
         capture_output=True,
         text=True,
-        cwd=root,
+        cwd=ROOT,
         env={**os.environ, **LOOPBACK},
         timeout=240,
     )
     assert done.returncode == 0 and "two nodes ok" in done.stdout, done.stderr[-3000:]
 
 
-def test_ray_job_submit_runs_the_same_command(tmp_path: Path) -> None:
-    ray_cli = str(Path(sys.executable).with_name("ray"))
+def _readme_job_command(dashboard: str) -> str:
+    """The README's `ray job submit` command, word for word, with HEAD replaced by this test's head."""
+    readme = (ROOT / "README.md").read_text()
+    command = re.search(r"^ *(RAY_AUTH_MODE=token ray job submit .*?\\\n.*?)$", readme, re.M).group(1)
+    assert "http://HEAD:8265" in command
+    return command.replace("HEAD:8265", dashboard)
+
+
+def test_the_readmes_ray_job_command_runs_as_written(tmp_path: Path) -> None:
+    """The head (started as the README's, on loopback and free ports) and the job run with HOME in tmp_path: the head
+    writes its token there, the job its run directory to ~/evolstm-runs (the README's place), and the test finds it."""
+    venv_bin = str(Path(sys.executable).parent)
+    env = {**os.environ, **LOOPBACK, "HOME": str(tmp_path), "PATH": f"{venv_bin}:{os.environ['PATH']}"}
+    env["RAY_AUTH_MODE"] = "token"  # as the README's head command; the head writes its token to the HOME above
+    env.pop("EVOLSTM_OUT", None)
+    generate = subprocess.run(["ray", "get-auth-token", "--generate"], env=env, capture_output=True, timeout=60)
+    assert generate.returncode == 0 and (tmp_path / ".ray/auth_token").is_file()  # the README's first step on the head
     gcs_port, dashboard_port, agent_port, client_port = (_free_port() for _ in range(4))
     head = subprocess.Popen(  # every port chosen free: the test run's own private cluster holds Ray's defaults
         [
-            ray_cli,
+            "ray",
             "start",
             "--head",
             "--block",
@@ -87,44 +104,28 @@ def test_ray_job_submit_runs_the_same_command(tmp_path: Path) -> None:
             "--num-cpus=2",
             "--include-dashboard=true",
         ],
-        env={**os.environ, **LOOPBACK},
+        env=env,
         start_new_session=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    experiment = tmp_path / "job.yaml"
-    experiment.write_text(
-        "name: job\ntask: {id: evolstm/TMaze-v0, kwargs: {length: 3}}\npolicy: {hidden: 4}\n"
-        "trainer: {kind: es, algorithm: snes, popsize: 8, episodes: 2, generations: 3}\n"
-        "evaluation: {backend: ray, workers: 2, final_episodes: 4}\n"
-    )
+    command = _readme_job_command(f"127.0.0.1:{dashboard_port}")
     try:
-        command = [
-            ray_cli,
-            "job",
-            "submit",
-            "--address",
-            f"http://127.0.0.1:{dashboard_port}",
-            "--",
-            sys.executable,
-            "-m",
-            "evolstm.run",
-            str(experiment),
-            "--out",
-            str(tmp_path / "runs"),
-        ]
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:  # the dashboard's job server needs a few seconds after the head starts
-            token = (Path.home() / ".ray/auth_token").exists()  # Ray >= 2.5x turns token auth on by default
-            env = {**os.environ, "RAY_AUTH_MODE": "token"} if token else None
-            done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=240)
+            done = subprocess.run(
+                ["bash", "-c", command], capture_output=True, text=True, env=env, timeout=480, cwd=ROOT
+            )
             if done.returncode == 0 or not any(sign in done.stderr + done.stdout for sign in NOT_READY):
                 break
             time.sleep(1)
-        assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
-        assert "succeeded" in done.stdout + done.stderr
-        (run,) = (tmp_path / "runs").iterdir()
-        assert (run / "summary.json").is_file() and (run / "policies/center.safetensors").is_file()
+        log = done.stdout + done.stderr
+        assert done.returncode == 0 and "succeeded" in log, log[-3000:]
+        (run,) = (tmp_path / "evolstm-runs").iterdir()
+        assert run.name.startswith("ray-masked-cartpole-")
+        assert f"run dir {run}" in log and f": {run}" in log  # the job's log says where it is, first and last
+        summary = json.loads((run / "summary.json").read_text())
+        assert summary["error"] is None and (run / "policies/center.safetensors").is_file()
     finally:
         os.killpg(head.pid, signal.SIGTERM)  # the head and everything it started share its process group
         try:

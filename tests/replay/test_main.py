@@ -6,6 +6,7 @@ import json
 import shutil
 import sys
 from pathlib import Path
+from typing import ClassVar
 
 import gymnasium
 import numpy as np
@@ -63,8 +64,8 @@ def test_replay_writes_right_files_and_reproduces_the_reported_return(
         lengths = arrays["lengths"]
         assert arrays["observations"].shape == (6, lengths.max() + 1, 3)
         assert arrays["cell"].shape == arrays["forget_gate"].shape == (6, lengths.max(), 1, 4)
-        with Image.open(gif) as animation:
-            assert animation.n_frames == int((lengths + 1).sum())
+        with Image.open(gif) as animation:  # the first episode only, by default
+            assert animation.n_frames == int(lengths[0] + 1) and index["files"]["animation_episodes"] == 1
         for name in index["files"]["memory_traces"]:
             with Image.open(out / name) as figure:
                 assert figure.format == "PNG" and figure.width > 500
@@ -105,6 +106,18 @@ def test_a_policy_file_on_its_own_replays_the_runs_episodes(runs: dict[str, Path
     assert _index(tmp_path / "out")["mean_return"] == reported
 
 
+def test_video_episodes_films_the_first_v_episodes_and_keeps_every_episodes_data(
+    runs: dict[str, Path], tmp_path: Path
+) -> None:
+    gif, out = tmp_path / "r.gif", tmp_path / "out"
+    assert main([str(runs["es-local"]), "--gif", str(gif), "--video-episodes", "3", "--out", str(out)]) == 0
+    index = _index(out)
+    lengths = np.load(out / index["files"]["trajectories"])["lengths"]
+    assert len(lengths) == len(index["returns"]) == 6 and index["files"]["animation_episodes"] == 3
+    with Image.open(gif) as animation:
+        assert animation.n_frames == int((lengths[:3] + 1).sum())
+
+
 def test_animation_folders_are_created(runs: dict[str, Path], tmp_path: Path) -> None:
     gif = tmp_path / "new" / "folder" / "r.gif"
     assert main([str(runs["es-local"]), "--episodes", "1", "--gif", str(gif), "--out", str(tmp_path / "o")]) == 0
@@ -114,7 +127,8 @@ def test_animation_folders_are_created(runs: dict[str, Path], tmp_path: Path) ->
 def test_mp4(runs: dict[str, Path], tmp_path: Path) -> None:
     av = pytest.importorskip("av")
     video = tmp_path / "replay.mp4"
-    assert main([str(runs["es-local"]), "--episodes", "2", "--mp4", str(video), "--out", str(tmp_path)]) == 0
+    args = ["--episodes", "2", "--video-episodes", "2", "--mp4", str(video), "--out", str(tmp_path)]
+    assert main([str(runs["es-local"]), *args]) == 0
     lengths = np.load(tmp_path / "best-final-2.npz")["lengths"]
     with av.open(str(video)) as container:
         assert sum(1 for _ in container.decode(video=0)) == int((lengths + 1).sum())
@@ -123,7 +137,7 @@ def test_mp4(runs: dict[str, Path], tmp_path: Path) -> None:
 class Steer(gymnasium.Env):
     """Follow a drifting target with a continuous action; no rendering at all."""
 
-    metadata = {"render_modes": []}
+    metadata: ClassVar[dict] = {"render_modes": []}
     observation_space = gymnasium.spaces.Box(-1.0, 1.0, (2,), np.float32)
     action_space = gymnasium.spaces.Box(-1.0, 1.0, (1,), np.float32)
 
@@ -151,23 +165,47 @@ def test_mp4_without_pyav_fails_before_playing(
     assert shown.out == "" and not (tmp_path / "out").exists()
 
 
-def test_an_env_without_rgb_array_gets_trajectories_and_a_trace(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    run = train(
-        make_experiment(task={"id": "Steer-v0", "kwargs": {}}, trainer={"generations": 1}), tmp_path, quiet=True
-    ).path
-    gif = tmp_path / "none.gif"
-    assert main([str(run), "--gif", str(gif), "--episodes", "2"]) == 0
-    assert "warning: no animation: Steer-v0: it has no rgb_array render mode" in capsys.readouterr().err
-    assert not gif.exists()
-    index = _index(run / "replays")
-    assert index["files"]["animation"] is None and len(index["files"]["memory_traces"]) == 1
-    assert np.load(run / "replays" / index["files"]["trajectories"])["actions"].shape == (2, 10, 1)
-
-
 def _foreign_policy(path: Path, task: dict | None) -> str:
     spec = PolicySpec("lstm", 4, 2, True, 4, 1)  # a masked-CartPole-sized policy
     save_policy(path, spec, Policy(spec).flat(), ObsNorm.identity(4), {} if task is None else {"task": task})
     return str(path)
+
+
+@pytest.mark.parametrize("video", ["--gif", "--mp4"])
+def test_an_env_whose_renderer_lacks_pygame_is_an_error_before_playing(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch, video: str
+) -> None:
+    if video == "--mp4":
+        pytest.importorskip("av")  # without PyAV, --mp4 stops earlier (its own test)
+    monkeypatch.setitem(sys.modules, "pygame", None)  # as if pygame were not installed (CartPole draws with it)
+    policy = _foreign_policy(tmp_path / "p.safetensors", {"id": "CartPole-v1"})
+    animation, out = tmp_path / "new" / f"x.{video[2:]}", tmp_path / "out"
+    assert main([policy, video, str(animation), "--out", str(out)]) == 2
+    shown = capsys.readouterr()
+    assert shown.err.startswith(f"error: {video}: CartPole-v1 cannot be animated: rendering failed: ")
+    assert "pygame is not installed" in shown.err and "pip install" in shown.err and shown.err.count("\n") == 1
+    assert shown.out == "" and not out.exists() and not animation.parent.exists()  # nothing played or written
+
+
+def test_an_env_without_rgb_array_is_an_error_for_gif_and_still_replays_without(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    run = train(
+        make_experiment(task={"id": "Steer-v0", "kwargs": {}}, trainer={"generations": 1}), tmp_path, quiet=True
+    ).path
+    capsys.readouterr()  # the run's own lines
+    gif = tmp_path / "none.gif"
+    assert main([str(run), "--gif", str(gif), "--episodes", "2"]) == 2
+    shown = capsys.readouterr()
+    assert (
+        shown.err
+        == "error: --gif: Steer-v0 cannot be animated: it has no rgb_array render mode (its render modes: [])\n"
+    )
+    assert shown.out == "" and not gif.exists() and not (run / "replays").exists()  # nothing played or written
+    assert main([str(run), "--episodes", "2"]) == 0
+    index = _index(run / "replays")
+    assert index["files"]["animation"] is None and len(index["files"]["memory_traces"]) == 1
+    assert np.load(run / "replays" / index["files"]["trajectories"])["actions"].shape == (2, 10, 1)
 
 
 @pytest.mark.parametrize(
@@ -184,6 +222,9 @@ def _foreign_policy(path: Path, task: dict | None) -> str:
         ("negative-fps", "--fps must be in (0, 1000]"),
         ("infinite-fps", "--fps must be in (0, 1000]"),
         ("out-is-a-file", "cannot write there"),
+        ("more-video-than-episodes", "--video-episodes must be in [1, --episodes] = [1, 6], got 7"),
+        ("no-video-episodes", "--video-episodes must be in [1, --episodes] = [1, 6], got 0"),
+        ("video-episodes-without-video", "--video-episodes is for --gif or --mp4"),
     ],
 )
 def test_user_mistakes_give_one_line_and_exit_2(
@@ -208,6 +249,9 @@ def test_user_mistakes_give_one_line_and_exit_2(
         "negative-fps": [run, "--fps=-3", "--gif", str(tmp_path / "x.gif")],
         "infinite-fps": [run, "--fps=inf", "--mp4", str(tmp_path / "x.mp4")],
         "out-is-a-file": [run, "--gif", str(corrupt / "x.gif")],
+        "more-video-than-episodes": [run, "--gif", str(tmp_path / "x.gif"), "--video-episodes", "7"],
+        "no-video-episodes": [run, "--gif", str(tmp_path / "x.gif"), "--video-episodes", "0"],
+        "video-episodes-without-video": [run, "--video-episodes", "2"],
     }[case]
     assert main([*args, "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err

@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 import torch
 
-from evolstm.checkpoints import load_checkpoint, save_checkpoint
+from evolstm.checkpoints import load_checkpoint, restore_run, run_state, save_checkpoint
 from evolstm.config import ES_ALGORITHMS
+from evolstm.environment import policy_spec
 from evolstm.evaluation import make_evaluator
 from evolstm.policies import Policy
-from evolstm.checkpoints import restore_run, run_state
-from evolstm.environment import policy_spec
 from evolstm.trainers import Trainer, make_trainer
+from evolstm.trainers.searcher_state import KNOWN, UnknownStateError, capture_searcher
 from tests.conftest import make_experiment
 
 TRAINERS: dict[str, dict[str, Any]] = {
@@ -59,3 +59,27 @@ def test_a_saved_state_continues_exactly(name: str, tmp_path: Path) -> None:
     for key, exported in original.exports().items():
         assert torch.equal(resumed.exports()[key].params, exported.params), key
         assert (resumed.exports()[key].norm.mean == exported.norm.mean).all()
+
+
+@pytest.mark.parametrize("algorithm", ES_ALGORITHMS)
+def test_every_supported_searcher_holds_only_known_state(algorithm: str) -> None:
+    """Every attribute of each searcher evolstm offers is one searcher_state knows (captured or rebuilt), before
+    and after it steps: an EvoTorch release that adds state fails here, not in a resume that drifts."""
+    trainer = _trainer({"trainer": {"algorithm": algorithm, "generations": 6}})
+    for _ in range(3):
+        cls = type(trainer.searcher)
+        unknown = set(vars(trainer.searcher)) - KNOWN[f"{cls.__module__}:{cls.__qualname__}"]
+        assert not unknown, f"{cls.__qualname__} holds attributes searcher_state does not know: {sorted(unknown)}"
+        capture_searcher(trainer.searcher)  # the objects inside it (distribution, optimizer, population) too
+        trainer.step()
+
+
+@pytest.mark.parametrize("where", ["searcher", "distribution"])
+def test_saving_unknown_searcher_state_fails_naming_it(where: str) -> None:
+    trainer = _trainer({"trainer": {"algorithm": "snes", "generations": 6}})
+    trainer.step()
+    holder = trainer.searcher if where == "searcher" else trainer.searcher._distribution
+    holder._momentum_of_a_new_release = torch.zeros(3)  # state a newer EvoTorch might keep
+    named = r"SNES: " if where == "searcher" else r"SNES\._distribution \(ExpSeparableGaussian\): "
+    with pytest.raises(UnknownStateError, match=named + r"attribute '_momentum_of_a_new_release' is state evolstm"):
+        capture_searcher(trainer.searcher)
