@@ -15,7 +15,7 @@ from gymnasium.vector.utils import batch_space, iterate
 from torch import Tensor
 
 from evolstm.config import TaskConfig
-from evolstm.environment import kept_space, make_base_env
+from evolstm.environment import kept_space, make_base_env, needs_flattening
 from evolstm.policies import PopulationPolicy, State
 from evolstm.policies.spec import select_action
 from evolstm.policy_files import PolicyFile
@@ -42,10 +42,8 @@ class Agent:
         env.close()
         self._policy = PopulationPolicy(policy.spec, policy.params.unsqueeze(0))
         self._normalize = policy.norm.on("cpu")
-        flat = self.observation_space
-        self._flatten = not (isinstance(flat, gymnasium.spaces.Box) and len(flat.shape) == 1)
-        if self._flatten:
-            flat = flatten_space(flat)
+        self._flatten = needs_flattening(self.observation_space)
+        flat = flatten_space(self.observation_space) if self._flatten else self.observation_space
         self._keep = None if task.observe is None else torch.as_tensor(kept_space(flat, task.observe)[1])
         self._feed_action, self._feed_reward = task.previous_action, task.previous_reward
         self._action_size = flatdim(self.action_space) if self._feed_action else 0
@@ -93,16 +91,30 @@ class Agent:
         return (int(single) if isinstance(self.action_space, gymnasium.spaces.Discrete) else single), next_state
 
     def _observation(self, obs: Any, state: AgentState) -> Tensor:
-        """The observations as the network's float32 inputs [B, obs] (before feedback and normalization)."""
+        """The observations as the network's float32 inputs [B, obs] (before feedback and normalization); ValueError
+        naming what was expected when they do not fit the space and the state's batch."""
         batch, size = state.previous_action.shape[0], flatdim(self.observation_space)
-        if self._flatten:
-            items = iterate(batch_space(self.observation_space, batch), obs) if state.batched else [obs]
-            rows = np.stack([flatten(self.observation_space, item) for item in items]).astype(np.float32)
-            shape, expected = rows.shape, (batch, size)
-        else:
+        if not self._flatten:
             rows = np.asarray(obs, dtype=np.float32)
-            shape, expected = rows.shape, ((batch, size) if state.batched else (size,))
-        if shape != expected:
-            raise ValueError(f"{self.name}: observations of shape {expected} expected (the state's), got {shape}")
-        x = torch.as_tensor(rows).reshape(batch, size)
+            expected = (batch, size) if state.batched else (size,)
+            if rows.shape != expected:
+                raise ValueError(
+                    f"{self.name}: observations of shape {expected} expected (the state's), got {rows.shape}"
+                )
+            return self._kept(torch.as_tensor(rows).reshape(batch, size))
+        try:  # Discrete, Tuple, Dict, n-D Box, ...: one observation of the space, or a batch as a vector env gives it
+            items = list(iterate(batch_space(self.observation_space, batch), obs)) if state.batched else [obs]
+            rows = np.stack([flatten(self.observation_space, item) for item in items]).astype(np.float32)
+        except (TypeError, ValueError, IndexError, KeyError) as err:
+            raise ValueError(f"{self.name}: the observations do not fit {self.observation_space} ({err})") from None
+        if rows.shape != (batch, size):
+            what = f"{len(rows)} observations" if len(rows) != batch else f"observations of {rows.shape[1]} entries"
+            raise ValueError(
+                f"{self.name}: {batch} observation(s) of {self.observation_space} ({size} entries flat) expected "
+                f"(the state's batch), got {what}"
+            )
+        return self._kept(torch.as_tensor(rows))
+
+    def _kept(self, x: Tensor) -> Tensor:
+        """The entries `task.observe` keeps (all without a mask)."""
         return x if self._keep is None else x.index_select(1, self._keep)

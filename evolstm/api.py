@@ -89,11 +89,17 @@ def load_run(path: str | Path) -> RunHandle:
 
 def load_policy(source: str | Path | RunHandle, which: str | None = None, task: str | None = None) -> Agent:
     """An Agent from a run directory (or handle) and an exported policy's name, or from a policy file; `task` plays a
-    policy file in that task id (one you trust: a `module:Env` id imports the module)."""
+    policy file in that task id (one you trust: a `module:Env` id imports the module). ValueError (ReplayError) for
+    a missing run, policy or file, a corrupt file, or a policy that does not fit its task."""
     path = source.path if isinstance(source, RunHandle) else Path(source)
-    if which is None and path.is_dir():
-        exported = load_run(path).policies
-        which = next((name for name in DEFAULT_POLICIES if name in exported), "center")
+    if path.is_dir():
+        if task is not None:
+            raise ValueError(f"task= is for a policy file on its own; {path} plays the task of its config.yaml")
+        if which is None:
+            exported = load_run(path).policies
+            which = next((name for name in DEFAULT_POLICIES if name in exported), "center")
+    elif which is not None:
+        raise ValueError(f"which= names an exported policy of a run directory; {path} is not a directory")
     found = resolve(path, which or "center", task)
     return Agent(found.policy, found.task, found.name)
 

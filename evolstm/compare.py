@@ -18,7 +18,7 @@ from evolstm import cli, config, seeds
 from evolstm.atomic import write_text
 from evolstm.config import ConfigError, Experiment
 from evolstm.plots import plot_learning_curves, value
-from evolstm.runs import new_folder, read_metrics
+from evolstm.runs import default_out_root, new_folder, read_metrics
 from evolstm.stopping import RunStopped
 from evolstm.training import FAILURES, USER_MISTAKES
 
@@ -105,8 +105,6 @@ def _train(
 ) -> tuple[Path, list[Path]]:
     """A new folder `out_root/name-<time>` with the experiments' runs under runs/ (nothing else yet). If the runs fail
     before any run directory is written, the then empty folder is removed again."""
-    if on_ray:
-        seeds.connect_for_tasks(experiments)  # refusals and cluster errors before any folder is made
     try:
         folder = new_folder(out_root, name)
     except OSError as err:
@@ -189,13 +187,18 @@ def main(argv: list[str] | None = None) -> int:
         help="override a field in one experiment (its path as given, file name or stem), after --set; e.g. "
         "--set-for tmaze-reinforce trainer.iterations=50 (repeatable)",
     )
-    parser.add_argument("--out", type=Path, default=Path("comparisons"), help="parent folder (default: comparisons)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="parent folder (default: $EVOLSTM_OUT, or ~/evolstm-runs inside a Ray job, or ./comparisons)",
+    )
     seeds.add_seed_options(parser, ray_help="train the runs in parallel")
     args = parser.parse_args(argv)
     try:
         overrides = overrides_for(args.experiments, args.overrides, args.set_for)
         experiments = [load_experiment(path, own, args.ray) for path, own in zip(args.experiments, overrides)]
-        results = run_comparison(experiments, args.out, args.seeds, args.ray)
+        results = run_comparison(experiments, args.out or default_out_root("comparisons"), args.seeds, args.ray)
     except USER_MISTAKES as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -31,7 +31,7 @@ class EnvStartError(RuntimeError):
 def make_env(task: TaskConfig, render_mode: str | None = None) -> gymnasium.Env:
     """The task's env with a flat float Box observation, raising ConfigError for kwargs or masks that do not fit."""
     env = make_base_env(task, render_mode)
-    if not isinstance(env.observation_space, gymnasium.spaces.Box) or len(env.observation_space.shape) != 1:
+    if needs_flattening(env.observation_space):
         env = FlattenObservation(env)
     if task.observe is not None:
         space, index = kept_space(env.observation_space, task.observe)
@@ -39,6 +39,11 @@ def make_env(task: TaskConfig, render_mode: str | None = None) -> gymnasium.Env:
     if task.previous_action or task.previous_reward:
         env = PreviousActionReward(env, task.previous_action, task.previous_reward)
     return env
+
+
+def needs_flattening(space: gymnasium.Space) -> bool:
+    """Whether observations of `space` reach the network through Gymnasium's flattening (all but a 1-D Box)."""
+    return not isinstance(space, gymnasium.spaces.Box) or len(space.shape) != 1
 
 
 def make_base_env(task: TaskConfig, render_mode: str | None = None) -> gymnasium.Env:

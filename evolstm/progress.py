@@ -14,6 +14,10 @@ from evolstm.config import Experiment
 from evolstm.policies import PolicySpec
 
 
+#: a step's name in progress lines and on the bar
+SHORT = {"generation": "gen", "iteration": "iter"}
+
+
 def duration(seconds: float) -> str:
     """12.3s, 4m05s or 2h03m: short enough for a progress line."""
     if seconds < 60:
@@ -30,7 +34,7 @@ def progress_line(row: dict[str, Any], step_name: str, greedy_key: str, total: i
 
     greedy = f" {greedy_key} {number(greedy_key)}" if greedy_key in row else ""
     budget = f"/{total}" if total else ""
-    short = {"generation": "gen", "iteration": "iter"}.get(step_name, step_name)
+    short = SHORT.get(step_name, step_name)
     left = f" | eta {duration(eta)}" if eta is not None else ""
     return (
         f"{short} {row[step_name] + 1:>5}{budget} | best {number('best')} mean {number('mean')}{greedy}"
@@ -79,7 +83,7 @@ class Progress:
             return
         budget = self.experiment.trainer.budget
         total, initial = (budget, done) if budget else (self.experiment.trainer.max_env_steps, env_steps)
-        unit = {"generation": "gen", "iteration": "iter"}.get(step_name, step_name) if budget else "env step"
+        unit = SHORT.get(step_name, step_name) if budget else "env step"
         self._bar = tqdm(total=total, initial=initial, unit=unit, file=self.stream, dynamic_ncols=True, leave=True)
 
     def step(self, row: dict[str, Any], step_name: str, greedy_key: str, progress: float, last: bool) -> None:

@@ -49,8 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.seeds is not None:
             experiment = config.load(args.experiment, tuple(args.overrides))
             results = run_seeds(experiment, args.seeds, args.out or default_out_root(), args.ray, args.quiet)
-            print(results.table)
-            print(f"seeds written to {results.folder}")
+            print(results.folder if args.quiet else f"{results.table}\nseeds written to {results.folder}")
         else:
             train(config.load(args.experiment, tuple(args.overrides)), args.out or default_out_root(), quiet=args.quiet)
     except USER_MISTAKES as err:

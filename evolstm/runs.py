@@ -85,14 +85,14 @@ RAY_JOB_VARIABLE = "RAY_JOB_CONFIG_JSON_ENV_VAR"
 JOB_RUNS = Path("~/evolstm-runs")
 
 
-def default_out_root() -> Path:
-    """The folder for run directories when no --out is given: $EVOLSTM_OUT if set; inside a Ray job ~/evolstm-runs on
-    the node that runs the job's command (the head); else ./runs."""
+def default_out_root(local: str = "runs") -> Path:
+    """The folder for results when no --out is given: $EVOLSTM_OUT if set; inside a Ray job ~/evolstm-runs on the node
+    that runs the job's command (the head); else ./`local` (runs, or comparisons for evolstm.compare)."""
     if os.environ.get("EVOLSTM_OUT"):
         return Path(os.environ["EVOLSTM_OUT"]).expanduser()
     if RAY_JOB_VARIABLE in os.environ:
         return JOB_RUNS.expanduser()
-    return Path("runs")
+    return Path(local)
 
 
 def new_folder(root: Path, name: str) -> Path:

@@ -7,6 +7,7 @@ while it trains: its directory, checkpoints, metric rows, elapsed time, and why 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sys
 import time
@@ -34,6 +35,7 @@ from evolstm.seeding import final_episode_seeds
 from evolstm.stopping import RunStopped, StopRequests
 from evolstm.tracking import Tracker, check_tracking, open_tracker
 from evolstm.trainers import DivergedError, Exported, Trainer, make_trainer
+from evolstm.trainers.searcher_state import UnknownStateError
 
 #: failures of the env or the training during a run: the run keeps what it has, says why, and exits with code 1
 TRAINING_FAILURES = (EpisodeError, EnvStartError, DivergedError, WorkerLostError)
@@ -58,7 +60,7 @@ class RunFailed(RuntimeError):
 #: what a command reports in one line, by exit code: 2 for a user's mistake, 1 for a failure of the env, the
 #: training or the Ray cluster
 USER_MISTAKES = (ConfigError, CheckpointError, RunLockedError)
-FAILURES = (RunFailed, EnvStartError, ClusterError)
+FAILURES = (RunFailed, EnvStartError, ClusterError, UnknownStateError)
 
 
 class Run:
@@ -133,7 +135,7 @@ class Run:
                     self.rows += 1
                     report(row, trainer)
                     self.checkpoints.save_periodic(trainer, self.rows, self.elapsed)
-                    if callback is not None and _ask(callback, row) is False:
+                    if callback is not None and _ask(callback, row) is False and not trainer.finished():
                         self.stop_reason = "callback"
                         return None, None, False
             except KeyboardInterrupt:  # a second signal: stop now; the state is mid-step, the last checkpoint stays
@@ -261,6 +263,17 @@ def _how_to_go_on(trainer: Trainer, experiment: Experiment) -> str:
     return f"{done}; to go on, raise the budget (e.g. --set trainer.{trainer.STEP}s=N --allow-change)"
 
 
+def _open_tracker(experiment: Experiment, run: Run, resumed: bool) -> Tracker:
+    """The run's trackers; a new run whose tracker cannot be opened (a folder it cannot write, a store it cannot
+    reach) is removed again, so that the mistake leaves nothing behind, as the config's own mistakes do."""
+    try:
+        return open_tracker(experiment, run.dir.path, resumed)
+    except ConfigError:
+        if not resumed:
+            shutil.rmtree(run.dir.path, ignore_errors=True)  # made a moment ago: its config and an empty policies/
+        raise
+
+
 def _ending(run: Run, trainer: Trainer, experiment: Experiment) -> str | None:
     """Why the run ended before its budget, in words (None when it spent its budget)."""
     at = f"{trainer.STEP} {trainer.steps}"
@@ -306,10 +319,10 @@ def train(
         if run.complete(trainer):
             progress.stream.write(f"{run.dir.path}: {_how_to_go_on(trainer, experiment)}\n")
             return run.dir
+        tracker = _open_tracker(experiment, run, resume is not None)
         progress.header(spec, run.dir.path, f"{trainer.STEP} {trainer.steps}" if resume else None)
         if resume is None:
             run.checkpoints.save(trainer, 0, 0.0)
-        tracker = open_tracker(experiment, run.dir.path, resumed=resume is not None)
 
         def report(row: dict[str, Any], trainer: Trainer) -> None:
             for warning in row.get("warnings", ()):

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from gymnasium.vector.utils import concatenate, create_empty_array
 
 import evolstm
 from evolstm.agent import Agent
@@ -38,6 +39,7 @@ CASES: dict[str, dict[str, Any]] = {
         "task": {"id": "tests.multi_discrete_env:CueMulti-v0", "kwargs": {"length": 3}, "previous_action": True}
     },
     "box-actions": {"task": {"id": "tests.cue_box:CueBox-v0", "kwargs": {"length": 3}}},
+    "flattened-tuple-observations": {"task": {"id": "Blackjack-v1", "kwargs": {}}},
 }
 
 
@@ -67,18 +69,20 @@ def _play_one(agent: Agent, seed: int) -> tuple[float, list[Any]]:
 
 
 def _play_batch(agent: Agent, seeds: np.ndarray) -> tuple[np.ndarray, list[list[Any]]]:
-    """Several envs stepped together with one batched state (an ended env's row is no longer read)."""
+    """Several envs stepped together with one batched state, their observations batched as a Gymnasium vector env
+    batches them (an ended env's row is no longer read)."""
     envs = [agent.make_env() for _ in seeds]
-    first = [env.reset(seed=int(seed))[0] for env, seed in zip(envs, seeds)]
-    obs = np.stack(first) if np.ndim(first[0]) else np.array(first)
+    latest = [env.reset(seed=int(seed))[0] for env, seed in zip(envs, seeds)]
+    space = agent.observation_space
     state = agent.initial_state(len(envs))
     rewards, totals, running = np.zeros(len(envs)), np.zeros(len(envs)), np.ones(len(envs), dtype=bool)
     actions: list[list[Any]] = [[] for _ in envs]
     while running.any():
-        chosen, state = agent.act(obs, state, reward=rewards)
+        batch = concatenate(space, latest, create_empty_array(space, len(envs)))
+        chosen, state = agent.act(batch, state, reward=rewards)
         for i in np.flatnonzero(running):
             actions[i].append(chosen[i])
-            obs[i], rewards[i], terminated, truncated, _ = envs[i].step(chosen[i])
+            latest[i], rewards[i], terminated, truncated, _ = envs[i].step(chosen[i])
             totals[i] += rewards[i]
             running[i] = not (terminated or truncated)
     return totals, actions

@@ -60,6 +60,10 @@ def test_load_policy_defaults_to_reinforces_final_policy(tmp_path: Path) -> None
     run = evolstm.train(data, out=tmp_path, quiet=True)
     assert set(run.policies) >= {"final"} and evolstm.load_policy(run).name == "final"
     assert evolstm.load_policy(run.policies["final"]).name == "final"  # a policy file on its own
+    with pytest.raises(ValueError, match="which= names an exported policy of a run directory"):
+        evolstm.load_policy(run.policies["final"], "best")
+    with pytest.raises(ValueError, match="no policy named 'center'"):
+        evolstm.load_policy(run, "center")
 
 
 def test_the_callback_sees_every_row_and_stops_the_run(tmp_path: Path) -> None:
@@ -75,6 +79,14 @@ def test_the_callback_sees_every_row_and_stops_the_run(tmp_path: Path) -> None:
     assert summary["stop_reason"] == "callback" and summary["generations"] == 3 and not summary["interrupted"]
     assert summary["final_evaluation"]["center"]["episodes"] == 4  # it finished as after its budget
     assert set(run.policies) == {"center", "best"}
+
+
+def test_a_callback_that_stops_at_the_last_step_does_not_take_the_budgets_place(tmp_path: Path) -> None:
+    def stop_at_the_last(row: dict[str, Any]) -> bool:
+        return row["generation"] < 1
+
+    run = evolstm.train(_data(), {"trainer.generations": 2}, out=tmp_path, callback=stop_at_the_last, quiet=True)
+    assert run.summary["stop_reason"] == "budget" and run.summary["generations"] == 2
 
 
 def test_a_failing_callback_raises_its_error_and_the_run_keeps_its_results(tmp_path: Path) -> None:

@@ -214,6 +214,22 @@ def test_a_sink_that_cannot_work_is_one_line_before_the_run_folder(
     assert not (tmp_path / "out").exists()
 
 
+def test_a_sink_that_cannot_be_opened_leaves_no_run_folder(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    args = ["--set", f"tracking.tensorboard={blocker}/tb", "--out", str(tmp_path / "out"), "--quiet"]
+    assert main([json_experiment(tmp_path), *args]) == 2
+    shown = capsys.readouterr()
+    assert shown.err.startswith("error: tracking.tensorboard: cannot open it") and shown.err.count("\n") == 1
+    assert shown.out == "" and not list((tmp_path / "out").iterdir())  # no run directory printed, none left
+
+
+def json_experiment(folder: Path) -> str:
+    path = folder / "e.json"
+    path.write_text(json.dumps(config.to_dict(make_experiment())))
+    return str(path)
+
+
 @pytest.mark.parametrize(
     ("tracking", "message"),
     [

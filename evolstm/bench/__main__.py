@@ -612,13 +612,19 @@ def _checkpoint(args: argparse.Namespace) -> list[dict[str, Any]]:
     return rows
 
 
+#: what `startup` times by default: one experiment per way a run evaluates (batched, local, private Ray)
+STARTUP_EXPERIMENTS = ("quickstart", "masked-cartpole-es", "ray-masked-cartpole")
+
+
 def _startup_flags(parser: argparse.ArgumentParser) -> None:
     """Flags of `startup`."""
     parser.add_argument(
         "--experiments",
         type=lambda text: [Path(part) for part in text.split(",")],
-        default=[Path("experiments/quickstart.yaml"), Path("experiments/ray-masked-cartpole.yaml")],
-        help="comma-separated experiment files (default: experiments/quickstart.yaml,experiments/ray-masked-cartpole.yaml)",
+        default=[Path(f"experiments/{name}.yaml") for name in STARTUP_EXPERIMENTS],
+        help="comma-separated experiment files: in process (batched, local) and on a private Ray cluster (default: "
+        + ",".join(f"experiments/{name}.yaml" for name in STARTUP_EXPERIMENTS)
+        + ")",
     )
     parser.add_argument(
         "--repeats", type=_at_least(1), default=3, help="runs per experiment, median (default: %(default)s)"
@@ -703,7 +709,7 @@ COMMANDS: dict[str, Command] = {
     ),
     "startup": Command(
         "seconds from `python -m evolstm.run` to its first printed step (local and private-Ray runs), and to "
-        "`import evolstm`",
+        "`import evolstm.training`",
         _startup_flags,
         _startup,
         threads=False,

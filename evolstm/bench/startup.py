@@ -20,11 +20,12 @@ MILESTONES = {"ray_ready": "ray: cluster ready", "run_dir": "evolstm: ", "first_
 
 
 def import_seconds(repeats: int) -> list[float]:
-    """Seconds for a fresh interpreter to `import evolstm` (torch, gymnasium, EvoTorch and the tasks)."""
+    """Seconds for a fresh interpreter to import evolstm's training stack (torch, gymnasium, EvoTorch with the Ray and
+    pandas it imports, the tasks): what every run pays before its own work."""
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import evolstm"], check=True)
+        subprocess.run([sys.executable, "-c", "import evolstm.training"], check=True)
         times.append(time.perf_counter() - start)
     return times
 
@@ -58,8 +59,9 @@ def milestones(experiment: Path, threads: int) -> dict[str, float]:
 
 
 def startup_rows(experiments: list[Path], repeats: int, threads: int) -> list[dict[str, Any]]:
-    """Median, min and max seconds to each milestone per experiment, and to `import evolstm`, over `repeats` runs."""
-    rows = [_row("import evolstm", "-", [{"done": t} for t in import_seconds(repeats)])]
+    """Median, min and max seconds to each milestone per experiment, and to import the training stack, over `repeats`
+    runs."""
+    rows = [_row("import evolstm.training", "-", [{"done": t} for t in import_seconds(repeats)])]
     for experiment in experiments:
         backend = config.load(experiment).evaluation.backend
         rows.append(_row(str(experiment), backend, [milestones(experiment, threads) for _ in range(repeats)]))
