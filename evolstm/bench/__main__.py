@@ -11,7 +11,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,6 +63,20 @@ def _names(allowed: dict[str, Any]) -> Callable[[str], list[str]]:
         return names
 
     return parse
+
+
+def _add_names(
+    parser: argparse.ArgumentParser, flag: str, allowed: Iterable[str], default: list[str] | None = None, what: str = ""
+) -> None:
+    """A comma-separated choice among `allowed` names (default: all of them), its help listing both."""
+    allowed = list(allowed)
+    chosen = allowed if default is None else default
+    parser.add_argument(
+        flag,
+        type=_names(dict.fromkeys(allowed)),
+        default=chosen,
+        help=f"comma-separated{what}: {', '.join(allowed)} (default: {','.join(chosen)})",
+    )
 
 
 def _parsed_names(parse: Callable[[str], Any]) -> Callable[[str], list[str]]:
@@ -266,15 +280,8 @@ def _poles_flags(parser: argparse.ArgumentParser) -> None:
         "generations without a better best (default 50) "
         f"(default: {','.join(DEFAULT_METHODS)})",
     )
-    parser.add_argument(
-        "--tasks", type=_names(TASKS), default=["double"], help="comma-separated: double, single (default: double)"
-    )
-    parser.add_argument(
-        "--fitness",
-        type=_names({"standard": 0, "damping": 0}),
-        default=["standard", "damping"],
-        help="comma-separated fitness functions: standard, damping (default: standard,damping)",
-    )
+    _add_names(parser, "--tasks", TASKS, ["double"])
+    _add_names(parser, "--fitness", ("standard", "damping"), what=" fitness functions")
     parser.add_argument(
         "--max-evaluations",
         type=_at_least(1),
@@ -398,18 +405,8 @@ def _memory_flags(parser: argparse.ArgumentParser) -> None:
     from evolstm.bench.spans import BUDGETS, TASKS
     from evolstm.config import TRAINER_KINDS
 
-    parser.add_argument(
-        "--tasks",
-        type=_names(TASKS),
-        default=list(TASKS),
-        help=f"comma-separated: {', '.join(TASKS)} (default: {','.join(TASKS)})",
-    )
-    parser.add_argument(
-        "--trainers",
-        type=_names(dict.fromkeys(TRAINER_KINDS)),
-        default=list(TRAINER_KINDS),
-        help=f"comma-separated: {', '.join(TRAINER_KINDS)} (default: {','.join(TRAINER_KINDS)})",
-    )
+    _add_names(parser, "--tasks", TASKS)
+    _add_names(parser, "--trainers", TRAINER_KINDS)
     parser.add_argument(
         "--lengths",
         type=_list_of(1),
@@ -465,24 +462,9 @@ def _popgym_flags(parser: argparse.ArgumentParser) -> None:
     from evolstm.bench.popgym_suite import DIFFICULTIES, ENVS
     from evolstm.config import TRAINER_KINDS
 
-    parser.add_argument(
-        "--envs",
-        type=_names(dict.fromkeys(ENVS)),
-        default=list(ENVS),
-        help=f"comma-separated POPGym envs (default: {','.join(ENVS)})",
-    )
-    parser.add_argument(
-        "--difficulties",
-        type=_names(dict.fromkeys(DIFFICULTIES)),
-        default=["Easy", "Medium"],
-        help="comma-separated: Easy, Medium, Hard (default: Easy,Medium)",
-    )
-    parser.add_argument(
-        "--trainers",
-        type=_names(dict.fromkeys(TRAINER_KINDS)),
-        default=list(TRAINER_KINDS),
-        help=f"comma-separated: {', '.join(TRAINER_KINDS)} (default: {','.join(TRAINER_KINDS)})",
-    )
+    _add_names(parser, "--envs", ENVS, what=" POPGym envs")
+    _add_names(parser, "--difficulties", DIFFICULTIES, ["Easy", "Medium"])
+    _add_names(parser, "--trainers", TRAINER_KINDS)
     parser.add_argument("--seeds", type=_at_least(1), default=3, help="seeds per cell, 0..N-1 (default: 3)")
     parser.add_argument(
         "--budget",

@@ -9,8 +9,8 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
 from evolstm.tasks.batched import State, TorchVectorEnv, episode_key
-from evolstm.tasks.drawing import canvas, fill_circle, fill_rect, warn_no_render_mode
-from evolstm.tasks.tmaze import CELL_PX, _AGENT, _CUE, _FLOOR, _GOAL, _OTHER, _WALL, draw_goals
+from evolstm.tasks.drawing import warn_no_render_mode
+from evolstm.tasks.tmaze import draw_goals, draw_tmaze
 
 RIGHT, UP, LEFT, DOWN = 0, 1, 2, 3
 #: (dx, dy) of each action, in Ni et al.'s order
@@ -159,24 +159,7 @@ class PassiveTMazeEnv(gym.Env[np.ndarray, int]):
         return "\n".join("".join(r) for r in rows) + f"\nt={self.steps} goal: {'up' if self.goal == 1 else 'down'}\n"
 
     def _render_rgb(self) -> np.ndarray:
-        """Corridor and goal cells in 32 px cells: goal green, other red, start cell yellow with a green bar on the
-        goal's side, agent a blue disc."""
-        image = canvas(5 * CELL_PX, (self.length + 3) * CELL_PX, _WALL)
-
-        def cell(row: int, column: int, color: tuple[int, int, int]) -> tuple[int, int]:
-            x, y = (column + 1) * CELL_PX, (row + 1) * CELL_PX
-            fill_rect(image, x + 1, y + 1, x + CELL_PX - 1, y + CELL_PX - 1, color)
-            return x, y
-
-        for column in range(1, self.length + 1):
-            cell(1, column, _FLOOR)
-        cell(0, self.length, _GOAL if self.goal == 1 else _OTHER)
-        cell(2, self.length, _GOAL if self.goal == -1 else _OTHER)
-        x, y = cell(1, 0, _CUE)
-        bar_top = y + 2 if self.goal == 1 else y + CELL_PX - 8
-        fill_rect(image, x + 2, bar_top, x + CELL_PX - 2, bar_top + 6, _GOAL)
-        fill_circle(image, (self.x + 1.5) * CELL_PX, (2.5 - self.y) * CELL_PX, 0.3 * CELL_PX, _AGENT)
-        return image
+        return draw_tmaze(self.length, self.goal == 1, 1 - self.y, self.x)
 
 
 class PassiveTMazeVectorEnv(TorchVectorEnv):

@@ -30,6 +30,28 @@ _WALL, _FLOOR, _AGENT = (40, 40, 40), (225, 225, 225), (30, 90, 220)
 _GOAL, _OTHER, _CUE = (60, 180, 75), (200, 70, 60), (240, 200, 40)
 
 
+def draw_tmaze(length: int, goal_up: bool, agent_row: int, agent_column: int) -> np.ndarray:
+    """A T-maze (start cell, corridor of `length` cells, the two goal cells at its end; rows 0-2 from the top) in
+    32 px cells: goal cell green, the other red, start cell yellow with a green bar on the goal's side, the agent a
+    blue disc. Shared by the T-maze and the passive T-maze."""
+    image = canvas(5 * CELL_PX, (length + 3) * CELL_PX, _WALL)
+
+    def cell(row: int, column: int, color: tuple[int, int, int]) -> tuple[int, int]:
+        x, y = (column + 1) * CELL_PX, (row + 1) * CELL_PX
+        fill_rect(image, x + 1, y + 1, x + CELL_PX - 1, y + CELL_PX - 1, color)
+        return x, y
+
+    for column in range(1, length + 1):
+        cell(1, column, _FLOOR)
+    cell(0, length, _GOAL if goal_up else _OTHER)
+    cell(2, length, _OTHER if goal_up else _GOAL)
+    x, y = cell(1, 0, _CUE)
+    bar_top = y + 2 if goal_up else y + CELL_PX - 8
+    fill_rect(image, x + 2, bar_top, x + CELL_PX - 2, bar_top + 6, _GOAL)
+    fill_circle(image, (agent_column + 1.5) * CELL_PX, (agent_row + 1.5) * CELL_PX, 0.3 * CELL_PX, _AGENT)
+    return image
+
+
 def draw_goals(keys: counter_random.Ints) -> counter_random.Ints:
     """Each episode's goal arm (0 = north, 1 = south, int64 [N]) from its key (a tensor, or a numpy array for the
     scalar env), as both env forms draw it."""
@@ -204,25 +226,8 @@ class TMazeEnv(gym.Env[np.ndarray, int]):
         return "\n".join("".join(r) for r in rows) + f"\ncue: {cue}\n"
 
     def _render_rgb(self) -> np.ndarray:
-        """Corridor, junction and arms in 32 px cells: goal arm green, other arm red,
-        cue cell yellow with a green bar on the goal's side, agent a blue disc."""
-        image = canvas(5 * CELL_PX, (self.length + 3) * CELL_PX, _WALL)
-
-        def cell(row: int, column: int, color: tuple[int, int, int]) -> tuple[int, int]:
-            x, y = (column + 1) * CELL_PX, (row + 1) * CELL_PX
-            fill_rect(image, x + 1, y + 1, x + CELL_PX - 1, y + CELL_PX - 1, color)
-            return x, y
-
-        for column in range(1, self.length + 1):
-            cell(1, column, _FLOOR)
-        cell(0, self.length, _GOAL if self.goal == 0 else _OTHER)
-        cell(2, self.length, _GOAL if self.goal == 1 else _OTHER)
-        x, y = cell(1, 0, _CUE)
-        bar_top = y + 2 if self.goal == 0 else y + CELL_PX - 8
-        fill_rect(image, x + 2, bar_top, x + CELL_PX - 2, bar_top + 6, _GOAL)
         row, column = self._agent_cell()
-        fill_circle(image, (column + 1.5) * CELL_PX, (row + 1.5) * CELL_PX, 0.3 * CELL_PX, _AGENT)
-        return image
+        return draw_tmaze(self.length, self.goal == 0, row, column)
 
 
 class TMazeVectorEnv(TorchVectorEnv):
